@@ -1,0 +1,1 @@
+"""People and tools: roles (viewer, engineer, admin), API tokens, login throttling."""
