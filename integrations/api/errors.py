@@ -1,0 +1,168 @@
+"""One JSON shape for every API error: ``{"error": {"code", "message", "details"}}``.
+
+DRF's own exceptions (validation, authentication, permission, not found, throttled)
+and the portal's typed failures (PortalError, OutboundError, a delete refused because
+the object is still in use) all leave through ``api_exception_handler``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import IntegrityError
+from django.db.models import ProtectedError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from integrations.errors import (
+    ConfigurationError,
+    PortalError,
+    TokenEndpointError,
+    TokenResponseError,
+)
+from integrations.outbound import OutboundError
+from integrations.outbound.errors import UpstreamTimeout, classify_error
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. invalid, not_found.")
+    message = serializers.CharField(help_text="What went wrong, for a person to act on.")
+    details = serializers.DictField(
+        help_text="Per-field messages for validation errors; other facts otherwise."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    error = ErrorBodySerializer()
+
+
+class PortalApiError(exceptions.APIException):
+    """An error with its status, code, message and details decided here."""
+
+    def __init__(
+        self, message: str, *, code: str, status_code: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status_code = status_code
+        self.details = details or {}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    api_error = _as_api_exception(exc)
+    response = drf_exception_handler(api_error, context)
+    if response is None:  # pragma: no cover - every APIException gets a response
+        return None
+    response.data = {"error": _error_body(api_error)}
+    return response
+
+
+def _as_api_exception(exc: Exception) -> exceptions.APIException:
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, ProtectedError):
+        return _protected(exc)
+    if isinstance(exc, IntegrityError):
+        return PortalApiError(
+            "The change conflicts with existing data (a unique or consistency rule).",
+            code="conflict",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, PortalError | OutboundError):
+        return _upstream(exc)
+    logger.exception("unhandled API error")
+    return PortalApiError(
+        "The portal failed to handle this request; it has been logged.",
+        code="server_error",
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def _protected(exc: ProtectedError) -> PortalApiError:
+    used_by = [
+        {"type": obj._meta.label_lower, "id": obj.pk} for obj in list(exc.protected_objects)[:20]
+    ]
+    return PortalApiError(
+        f"Cannot delete: still used by {len(exc.protected_objects)} object(s). "
+        "Point them at something else first.",
+        code="protected",
+        status_code=status.HTTP_409_CONFLICT,
+        details={"used_by": used_by},
+    )
+
+
+def _upstream(exc: PortalError | OutboundError) -> PortalApiError:
+    """A service failure: our configuration (409), the customer's API (502, 504 on timeout)."""
+    cause = getattr(exc, "cause", exc)
+    details: dict[str, Any] = {}
+    step = getattr(exc, "step", None)
+    if step is not None:
+        details.update(step=step.name, credential=step.credential)
+    if isinstance(cause, OutboundError):
+        details["error_class"] = str(classify_error(cause))
+    if isinstance(getattr(cause, "status", None), int):
+        details["upstream_status"] = cause.status  # type: ignore[union-attr]
+    message = getattr(exc, "message", str(exc))
+    return PortalApiError(message, code=exc.code, status_code=_status_of(cause), details=details)
+
+
+def _status_of(cause: Exception) -> int:
+    if isinstance(cause, ConfigurationError):
+        return status.HTTP_409_CONFLICT
+    if isinstance(cause, UpstreamTimeout):
+        return status.HTTP_504_GATEWAY_TIMEOUT
+    if isinstance(cause, OutboundError | TokenEndpointError | TokenResponseError):
+        return status.HTTP_502_BAD_GATEWAY
+    return status.HTTP_400_BAD_REQUEST
+
+
+def _error_body(exc: exceptions.APIException) -> dict[str, Any]:
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return {"code": "invalid", "message": _validation_message(details), "details": details}
+    codes = exc.get_codes()
+    details = dict(getattr(exc, "details", {}))
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        details["retry_after_s"] = round(wait)
+    return {
+        "code": codes if isinstance(codes, str) else exc.default_code,
+        "message": str(exc.detail),
+        "details": details,
+    }
+
+
+def _validation_message(details: dict[str, Any]) -> str:
+    """'Invalid input: oauth_client: Must belong to ...' naming up to three fields."""
+    parts = [f"{name}: {_first(messages)}" for name, messages in list(details.items())[:3]]
+    more = " (and more)" if len(details) > 3 else ""
+    return "Invalid input: " + "; ".join(parts) + more if parts else "Invalid input."
+
+
+def _first(messages: Any) -> str:
+    if isinstance(messages, list) and messages:
+        return _first(messages[0])
+    if isinstance(messages, dict) and messages:
+        key, value = next(iter(messages.items()))
+        return f"{key}: {_first(value)}"
+    return str(messages)
+
+
+def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 handler: the error shape for /api/ paths, the plain page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = {"code": "not_found", "message": "No such API route.", "details": {}}
+        return JsonResponse({"error": body}, status=status.HTTP_404_NOT_FOUND)
+    return page_not_found(request, exception)

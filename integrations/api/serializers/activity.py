@@ -1,0 +1,146 @@
+"""Serializers of what happened: test calls, probes, health, transitions, audit, refreshes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from integrations import clock
+from integrations.models import (
+    AuditEvent,
+    EndpointHealth,
+    HealthTransition,
+    ProbeResult,
+    TestCall,
+    TestUser,
+)
+
+
+class TestCallRunSerializer(serializers.Serializer):
+    """Input of POST /endpoints/{id}/test-calls/."""
+
+    __test__ = False
+
+    test_user = serializers.PrimaryKeyRelatedField(
+        queryset=TestUser.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A test user of the endpoint's customer auth; default: the endpoint's.",
+    )
+    variables = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="Values for the {placeholders} in the endpoint's path, headers and body.",
+    )
+
+    def validate_test_user(self, user: TestUser | None) -> TestUser | None:
+        endpoint = self.context["endpoint"]
+        if user is not None and user.customer_auth_id != endpoint.customer_auth_id:
+            raise serializers.ValidationError("Not a test user of this endpoint's customer auth.")
+        return user
+
+
+class TestCallSerializer(serializers.ModelSerializer):
+    """A stored test call: redacted request, response, auth steps and the curl export."""
+
+    __test__ = False
+
+    class Meta:
+        model = TestCall
+        fields = [
+            "id",
+            "endpoint",
+            "test_user",
+            "actor_label",
+            "created_at",
+            "ok",
+            "status",
+            "error_code",
+            "error_message",
+            "duration_ms",
+            "request",
+            "response",
+            "auth_steps",
+            "curl",
+        ]
+        read_only_fields = fields
+
+
+class ProbeResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProbeResult
+        fields = [
+            "id",
+            "endpoint",
+            "due_at",
+            "started_at",
+            "lag_ms",
+            "ok",
+            "status",
+            "latency_ms",
+            "error_class",
+            "error_code",
+            "message",
+            "failing_step",
+            "steps",
+        ]
+
+
+class EndpointHealthSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EndpointHealth
+        fields = [
+            "endpoint",
+            "state",
+            "state_since",
+            "consecutive_failures",
+            "consecutive_successes",
+            "next_probe_at",
+            "last_probe_at",
+            "last_success_at",
+            "last_latency_ms",
+            "last_error_class",
+            "last_error_code",
+            "last_error_message",
+            "failing_step",
+        ]
+
+
+class HealthTransitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HealthTransition
+        fields = ["id", "endpoint", "at", "from_state", "to_state", "reason", "failing_step"]
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changed_fields",
+            "detail",
+            "ip_address",
+        ]
+
+
+class TokenRefreshSerializer(serializers.Serializer):
+    """The outcome of a forced token refresh: expiry and timing, never the token."""
+
+    credential = serializers.CharField(source="step.credential")
+    outcome = serializers.CharField(source="step.outcome", help_text="fetched")
+    issued_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    expires_in_s = serializers.SerializerMethodField()
+    duration_ms = serializers.FloatField(source="step.duration_ms")
+    warnings = serializers.ListField(child=serializers.CharField(), source="step.warnings")
+
+    def get_expires_in_s(self, issued: Any) -> int:
+        return max(0, int((issued.expires_at - clock.now()).total_seconds()))

@@ -1,0 +1,1 @@
+"""Dashboards for people and machines: overview and environment pages, badges, metrics."""

@@ -1,0 +1,142 @@
+"""Dashboard pages: the overview of every environment and one environment's page.
+
+Both refresh themselves: static/portal/live.js fetches the page's live part
+(``?partial=1``) every few seconds and swaps it in, without reloading the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Role, role_required
+from integrations import clock
+from integrations.choices import HealthState
+from integrations.dashboards.charts import latency_chart
+from integrations.dashboards.selectors import (
+    endpoints_uptimes,
+    environment_credentials,
+    environment_latency_series,
+    recent_failures,
+    recent_transitions,
+)
+from integrations.models import Customer, Endpoint, EndpointHealth, Environment
+from integrations.selectors import overview, overview_complete, overview_totals
+from integrations.services.probe_runs import endpoint_probe_now
+
+CHART_RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
+# Environments per overview page, worst first: enough to see every problem at once
+# without rendering thousands of rows on every live refresh.
+OVERVIEW_PAGE_SIZE = 100
+
+
+@role_required(Role.VIEWER)
+def overview_page(request: HttpRequest) -> HttpResponse:
+    customer = request.GET.get("customer") or None
+    state = request.GET.get("state") or None
+    if state not in (None, *HealthState.values):
+        state = None
+    rows = overview(customer=customer, state=state)
+    page = Paginator(rows, OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    overview_complete(list(page.object_list))
+    query = {k: v for k, v in (("customer", customer), ("state", state)) if v}
+    per_state = overview_totals(rows)
+    context: dict[str, Any] = {
+        "rows": page.object_list,
+        "page": page,
+        "totals": {
+            "environments": len(rows),
+            "endpoints": sum(per_state.values()),
+            "states": per_state,
+        },
+        "customer": customer,
+        "state": state,
+        "query": urlencode(query),
+        "live_query": urlencode({"partial": 1, **query, "page": page.number}),
+        "states": HealthState.choices,
+        "refresh_s": settings.PORTAL_DASHBOARD_REFRESH_S,
+        "token_failing_after": settings.TOKEN_FAILING_AFTER,
+    }
+    if request.GET.get("partial"):
+        return TemplateResponse(request, "portal/_overview_live.html", context)
+    context["customers"] = Customer.objects.filter(is_active=True).values_list("slug", "name")
+    return TemplateResponse(request, "portal/overview.html", context)
+
+
+@role_required(Role.VIEWER)
+def environment_page(request: HttpRequest, customer: str, environment: str) -> HttpResponse:
+    env = get_object_or_404(
+        Environment.objects.select_related("customer"), customer__slug=customer, slug=environment
+    )
+    context = _live_context(env)
+    if request.GET.get("partial"):
+        return TemplateResponse(request, "portal/_environment_live.html", context)
+    requested = request.GET.get("range", "")
+    chart_range = requested if requested in CHART_RANGES else "24h"
+    chart_endpoint = next(
+        (e for e in context["endpoints"] if e.slug == request.GET.get("endpoint")), None
+    )
+    until = clock.now()
+    since = until - CHART_RANGES[chart_range]
+    series = environment_latency_series(environment=env, since=since, endpoint=chart_endpoint)
+    context |= {
+        "chart": latency_chart(series, since=since, until=until),
+        "chart_range": chart_range,
+        "chart_ranges": list(CHART_RANGES),
+        "chart_endpoint": chart_endpoint,
+        "refresh_s": settings.PORTAL_DASHBOARD_REFRESH_S,
+    }
+    return TemplateResponse(request, "portal/environment.html", context)
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    endpoint: Endpoint
+    health: EndpointHealth | None
+    uptimes: dict[str, float | None]
+
+
+def _live_context(env: Environment) -> dict[str, Any]:
+    """What the environment page's live part shows: endpoints, credentials, history."""
+    endpoints = list(Endpoint.objects.filter(environment=env).select_related("health"))
+    ids = [e.pk for e in endpoints]
+    uptimes = endpoints_uptimes(endpoint_ids=ids)
+    return {
+        "environment": env,
+        "endpoints": endpoints,
+        "rows": [EndpointRow(e, getattr(e, "health", None), uptimes[e.pk]) for e in endpoints],
+        "credentials": environment_credentials(environment=env),
+        "failures": recent_failures(endpoint_ids=ids),
+        "transitions": recent_transitions(endpoint_ids=ids),
+        "now": clock.now(),
+    }
+
+
+@require_POST
+@role_required(Role.ENGINEER)
+def endpoint_probe(
+    request: HttpRequest, customer: str, environment: str, endpoint: str
+) -> HttpResponse:
+    """The 'Probe now' button: probe outside the schedule, record it, go back to the page."""
+    found = get_object_or_404(
+        Endpoint, environment__customer__slug=customer, environment__slug=environment, slug=endpoint
+    )
+    result = endpoint_probe_now(endpoint=found)
+    if result.ok:
+        messages.success(request, f"Probed {found.name}: OK in {result.latency_ms or 0:.0f} ms.")
+    else:
+        detail = f"{result.error_code or 'failed'} at {result.failing_step or 'endpoint'}"
+        messages.error(request, f"Probed {found.name}: {detail}. {result.message}")
+    page = reverse("integrations:environment", args=[customer, environment])
+    return HttpResponseRedirect(page)

@@ -1,0 +1,36 @@
+"""Data model of the integrations app; see each module for its concepts."""
+
+from integrations.models.audit import AuditEvent
+from integrations.models.calls import TestCall
+from integrations.models.credentials import ApiKey, CustomerAuth, OAuthClient, TestUser
+from integrations.models.customers import Customer, Environment
+from integrations.models.endpoints import Endpoint
+from integrations.models.health import (
+    AlertOutbox,
+    EndpointHealth,
+    HealthTransition,
+    HourlyRollup,
+    ProbeResult,
+)
+from integrations.models.readiness import ReadinessReport
+from integrations.models.tokens import AccessToken, UserSession
+
+__all__ = [
+    "AccessToken",
+    "AlertOutbox",
+    "ApiKey",
+    "AuditEvent",
+    "Customer",
+    "CustomerAuth",
+    "Endpoint",
+    "EndpointHealth",
+    "Environment",
+    "HealthTransition",
+    "HourlyRollup",
+    "OAuthClient",
+    "ProbeResult",
+    "ReadinessReport",
+    "TestCall",
+    "TestUser",
+    "UserSession",
+]

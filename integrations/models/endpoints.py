@@ -1,0 +1,135 @@
+"""Customer API endpoints the platform calls, with the credentials each carries."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from integrations.choices import HttpMethod, IdentifierLocation
+from integrations.models.credentials import ApiKey, CustomerAuth, OAuthClient, TestUser
+from integrations.models.customers import Environment
+
+
+class Endpoint(models.Model):
+    """One business API of a customer (guide: POST /account/getprofile).
+
+    Path, headers and body are templates; which credentials are attached and where
+    the customer identifier goes are configuration, with the guide's values as defaults.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="endpoints")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    method = models.CharField(max_length=10, choices=HttpMethod, default=HttpMethod.POST)
+    path = models.CharField(
+        max_length=500,
+        default="/account/getprofile",
+        help_text="Path template on the environment's base URL, e.g. /orders/{order_id}",
+    )
+    headers_template = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Extra headers, e.g. {"content-type": "application/json"}',
+    )
+    body_template = models.JSONField(null=True, blank=True, help_text="JSON body template.")
+    # Credentials are PROTECTed: deleting one in use would silently change what is sent.
+    oauth_client = models.ForeignKey(
+        OAuthClient, on_delete=models.PROTECT, null=True, blank=True, related_name="endpoints"
+    )
+    customer_auth = models.ForeignKey(
+        CustomerAuth, on_delete=models.PROTECT, null=True, blank=True, related_name="endpoints"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, null=True, blank=True, related_name="endpoints"
+    )
+    default_test_user = models.ForeignKey(
+        TestUser,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Test user for probes and for test calls that do not pick one.",
+    )
+    identifier_location = models.CharField(
+        max_length=10, choices=IdentifierLocation, default=IdentifierLocation.HEADER
+    )
+    identifier_header = models.CharField(max_length=100, default="customer-auth")
+    identifier_format = models.CharField(
+        max_length=200, default="JWT {token}", help_text="{token} is replaced by the JWT."
+    )
+    identifier_body_field = models.CharField(max_length=100, default="customer_auth", blank=True)
+    follow_redirects = models.BooleanField(default=False)
+    timeout_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides the environment's deadline for this endpoint."
+    )
+    expected_status = models.PositiveSmallIntegerField(
+        default=200, validators=[MinValueValidator(100), MaxValueValidator(599)]
+    )
+    assertions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='e.g. [{"type": "json_exists", "path": "customer_id"}, '
+        '{"type": "max_latency_ms", "value": 800}]',
+    )
+    probe_enabled = models.BooleanField(default=True)
+    probe_interval_s = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(5)], help_text="Seconds between health probes."
+    )
+    retry_interval_s = models.PositiveIntegerField(
+        default=15,
+        validators=[MinValueValidator(5)],
+        help_text="Seconds between probes while the endpoint is not healthy.",
+    )
+    failure_threshold = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Consecutive failures before the endpoint is down.",
+    )
+    success_threshold = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1)],
+        help_text="Consecutive successes before the endpoint is healthy again.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["environment", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "slug"], name="endpoint_unique_slug"),
+            models.CheckConstraint(
+                condition=models.Q(expected_status__gte=100, expected_status__lte=599),
+                name="endpoint_expected_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(probe_interval_s__gte=5), name="endpoint_probe_interval_min"
+            ),
+        ]
+        indexes = [models.Index(fields=["probe_enabled"], name="endpoint_probe_enabled")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} @ {self.environment}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        env_id = self.environment_id
+        for field in ("oauth_client", "customer_auth", "api_key"):
+            credential = getattr(self, field)
+            if credential is not None and credential.environment_id != env_id:
+                errors[field] = "Must belong to the endpoint's environment."
+        user = self.default_test_user
+        if user is not None and user.customer_auth_id != self.customer_auth_id:
+            errors["default_test_user"] = "Must be a test user of the endpoint's customer auth."
+        if self.identifier_location != IdentifierLocation.NONE and self.customer_auth is None:
+            errors["identifier_location"] = "Sending the customer identifier needs a customer auth."
+        if "{token}" not in self.identifier_format:
+            errors["identifier_format"] = "Must contain {token}."
+        if not isinstance(self.headers_template, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers_template.items()
+        ):
+            errors["headers_template"] = "Must be a JSON object of header name to string value."
+        if not isinstance(self.assertions, list):
+            errors["assertions"] = "Must be a JSON list."
+        if errors:
+            raise ValidationError(errors)

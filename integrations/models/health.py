@@ -1,0 +1,182 @@
+"""Health of endpoints: current state, raw probe results, hourly rollups, transitions, alerts.
+
+Dashboards read ``EndpointHealth`` (one row per endpoint) and ``HourlyRollup``; raw
+``ProbeResult`` rows are kept a bounded number of days.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from integrations.choices import AlertChannel, AlertStatus, ErrorClass, HealthState
+from integrations.models.endpoints import Endpoint
+
+# Upper bounds (ms) of the latency histogram buckets: fixed and log-scale, so rollups
+# of any hours and endpoints add up bucket by bucket. The last bucket is open-ended.
+LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class EndpointHealth(models.Model):
+    """Current health and probe schedule of one endpoint (the dashboards' read model)."""
+
+    endpoint = models.OneToOneField(
+        Endpoint, on_delete=models.CASCADE, primary_key=True, related_name="health"
+    )
+    state = models.CharField(max_length=20, choices=HealthState, default=HealthState.UNKNOWN)
+    state_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    consecutive_successes = models.PositiveIntegerField(default=0)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    # Set when a dispatcher claims the endpoint; a claim older than the lease is free again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_probe_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    last_error_class = models.CharField(max_length=20, choices=ErrorClass, blank=True)
+    last_error_code = models.CharField(max_length=100, blank=True)
+    last_error_message = models.TextField(blank=True)
+    failing_step = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name_plural = "endpoint health"
+        indexes = [models.Index(fields=["next_probe_at"], name="health_next_probe")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}: {self.get_state_display()}"
+
+
+class ProbeResult(models.Model):
+    """One probe of one endpoint, as run. Raw rows are pruned after the retention period."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="probe_results")
+    due_at = models.DateTimeField(help_text="The schedule slot this probe fills.")
+    started_at = models.DateTimeField()
+    lag_ms = models.FloatField(help_text="Actual start minus due time.")
+    ok = models.BooleanField()
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    error_class = models.CharField(max_length=20, choices=ErrorClass, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    failing_step = models.CharField(max_length=40, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            # A batch redone after a worker died writes the same slot again: ignored.
+            models.UniqueConstraint(fields=["endpoint", "due_at"], name="probe_one_per_slot"),
+        ]
+        indexes = [
+            models.Index(fields=["endpoint", "-started_at"], name="probe_endpoint_recent"),
+            models.Index(fields=["started_at"], name="probe_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"probe of endpoint {self.endpoint_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class HourlyRollup(models.Model):
+    """Probe results of one endpoint in one hour, summed so dashboards never scan raw rows.
+
+    Every counter is additive, so rollups are updated with increments as results land
+    and can be summed over any hours and endpoints. ``bucket_N`` counts latencies at
+    or under LATENCY_BUCKETS_MS[N]; ``bucket_inf`` the rest.
+    """
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="rollups")
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    successes = models.PositiveIntegerField(default=0)
+    fail_dns = models.PositiveIntegerField(default=0)
+    fail_connect = models.PositiveIntegerField(default=0)
+    fail_tls = models.PositiveIntegerField(default=0)
+    fail_timeout = models.PositiveIntegerField(default=0)
+    fail_auth = models.PositiveIntegerField(default=0)
+    fail_http_4xx = models.PositiveIntegerField(default=0)
+    fail_http_5xx = models.PositiveIntegerField(default=0)
+    fail_assertion = models.PositiveIntegerField(default=0)
+    fail_other = models.PositiveIntegerField(default=0)
+    latency_count = models.PositiveIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0)
+    latency_min_ms = models.FloatField(null=True, blank=True)
+    latency_max_ms = models.FloatField(null=True, blank=True)
+    bucket_0 = models.PositiveIntegerField(default=0)
+    bucket_1 = models.PositiveIntegerField(default=0)
+    bucket_2 = models.PositiveIntegerField(default=0)
+    bucket_3 = models.PositiveIntegerField(default=0)
+    bucket_4 = models.PositiveIntegerField(default=0)
+    bucket_5 = models.PositiveIntegerField(default=0)
+    bucket_6 = models.PositiveIntegerField(default=0)
+    bucket_7 = models.PositiveIntegerField(default=0)
+    bucket_8 = models.PositiveIntegerField(default=0)
+    bucket_9 = models.PositiveIntegerField(default=0)
+    bucket_10 = models.PositiveIntegerField(default=0)
+    bucket_inf = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "hour"], name="rollup_one_per_hour"),
+        ]
+        indexes = [models.Index(fields=["hour"], name="rollup_hour")]
+
+    def __str__(self) -> str:
+        return f"rollup of endpoint {self.endpoint_id} at {self.hour:%Y-%m-%d %H:00}"
+
+
+BUCKET_FIELDS = [f"bucket_{n}" for n in range(len(LATENCY_BUCKETS_MS))] + ["bucket_inf"]
+FAILURE_FIELDS = {
+    "dns": "fail_dns",
+    "connect": "fail_connect",
+    "tls": "fail_tls",
+    "timeout": "fail_timeout",
+    "auth": "fail_auth",
+    "http_4xx": "fail_http_4xx",
+    "http_5xx": "fail_http_5xx",
+    "assertion": "fail_assertion",
+    "other": "fail_other",
+}
+
+
+class HealthTransition(models.Model):
+    """A change of an endpoint's health state: from, to, when and why."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="transitions")
+    at = models.DateTimeField()
+    from_state = models.CharField(max_length=20, choices=HealthState)
+    to_state = models.CharField(max_length=20, choices=HealthState)
+    reason = models.CharField(max_length=500, blank=True)
+    failing_step = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["endpoint", "-at"], name="transition_endpoint_recent")]
+
+    def __str__(self) -> str:
+        return f"endpoint {self.endpoint_id}: {self.from_state} → {self.to_state}"
+
+
+class AlertOutbox(models.Model):
+    """One alert to deliver for one transition on one channel; written with the transition."""
+
+    transition = models.ForeignKey(
+        HealthTransition, on_delete=models.CASCADE, related_name="alerts"
+    )
+    channel = models.CharField(max_length=10, choices=AlertChannel)
+    status = models.CharField(max_length=10, choices=AlertStatus, default=AlertStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "alert outbox"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transition", "channel"], name="alert_once_per_channel"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="alert_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} alert for transition {self.transition_id}: {self.status}"

@@ -1,0 +1,169 @@
+"""Recording a batch of probe outcomes: results, rollups, health, transitions, alerts.
+
+One transaction per batch. The endpoints' health rows are locked first (in id order,
+so two batches never deadlock); a slot that already has a result (the batch is being
+redone after a worker died) is skipped entirely, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from integrations import clock
+from integrations.choices import AlertChannel
+from integrations.models import (
+    AlertOutbox,
+    Endpoint,
+    EndpointHealth,
+    HealthTransition,
+    ProbeResult,
+)
+from integrations.services.health import Transition, health_apply, next_probe_at
+from integrations.services.probes import ProbeOutcome
+from integrations.services.rollups import rollups_add
+
+HEALTH_FIELDS = [
+    "state",
+    "state_since",
+    "consecutive_failures",
+    "consecutive_successes",
+    "next_probe_at",
+    "claimed_until",
+    "last_probe_at",
+    "last_success_at",
+    "last_latency_ms",
+    "last_error_class",
+    "last_error_code",
+    "last_error_message",
+    "failing_step",
+]
+
+
+def _result_row(outcome: ProbeOutcome) -> ProbeResult:
+    return ProbeResult(
+        endpoint_id=outcome.endpoint_id,
+        due_at=outcome.due_at,
+        started_at=outcome.started_at,
+        lag_ms=round(outcome.lag_ms, 2),
+        ok=outcome.ok,
+        status=outcome.status,
+        latency_ms=outcome.latency_ms,
+        error_class=outcome.error_class,
+        error_code=outcome.error_code,
+        message=outcome.message,
+        failing_step=outcome.failing_step,
+        steps=outcome.steps,
+    )
+
+
+def alert_channels() -> list[str]:
+    channels: list[str] = []
+    if settings.ALERT_WEBHOOK_URL:
+        channels.append(AlertChannel.WEBHOOK)
+    if settings.ALERT_EMAILS:
+        channels.append(AlertChannel.EMAIL)
+    return channels
+
+
+def _store_transitions(transitions: list[Transition]) -> None:
+    rows = HealthTransition.objects.bulk_create(
+        [
+            HealthTransition(
+                endpoint_id=t.endpoint_id,
+                at=t.at,
+                from_state=t.from_state,
+                to_state=t.to_state,
+                reason=t.reason,
+                failing_step=t.failing_step,
+            )
+            for t in transitions
+        ]
+    )
+    now = clock.now()
+    AlertOutbox.objects.bulk_create(
+        [
+            AlertOutbox(transition=row, channel=channel, next_attempt_at=now)
+            for row in rows
+            for channel in alert_channels()
+        ]
+    )
+
+
+def _fresh(outcomes: list[ProbeOutcome]) -> list[ProbeOutcome]:
+    """The outcomes whose slot has no stored result yet."""
+    ids = {o.endpoint_id for o in outcomes}
+    stored = set(
+        ProbeResult.objects.filter(
+            endpoint_id__in=ids, due_at__in={o.due_at for o in outcomes}
+        ).values_list("endpoint_id", "due_at")
+    )
+    return [o for o in outcomes if (o.endpoint_id, o.due_at) not in stored]
+
+
+def _health_save(rows: list[EndpointHealth]) -> None:
+    """Write the advanced health rows: one UPDATE ... FROM (VALUES ...) on PostgreSQL,
+    one UPDATE per row (sent together) elsewhere; both far cheaper than bulk_update."""
+    if not rows:
+        return
+    fields: list[Any] = [EndpointHealth._meta.get_field(name) for name in HEALTH_FIELDS]
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
+        for row in rows
+    ]
+    table = EndpointHealth._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                _values_update_sql(table, fields, len(rows)),
+                [value for row in params for value in row],
+            )
+            return
+        assignments = ", ".join(f"{f.column} = %s" for f in fields)
+        # Identifiers come from the model's metadata; every value is a parameter.
+        sql = f"UPDATE {table} SET {assignments} WHERE endpoint_id = %s"  # noqa: S608
+        cursor.executemany(sql, params)
+
+
+def _values_update_sql(table: str, fields: list[Any], rows: int) -> str:
+    types = [f.db_type(connection) for f in fields] + ["bigint"]
+    # Casts on every placeholder: a NULL in VALUES has no type PostgreSQL could infer.
+    row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    names = [f.column for f in fields] + ["endpoint_id"]
+    assignments = ", ".join(f"{f.column} = v.{f.column}" for f in fields)
+    return (
+        f"UPDATE {table} AS h SET {assignments} FROM (VALUES {', '.join([row] * rows)}) "  # noqa: S608
+        f"AS v({', '.join(names)}) WHERE h.endpoint_id = v.endpoint_id"
+    )
+
+
+@transaction.atomic
+def probe_outcomes_record(*, outcomes: list[ProbeOutcome]) -> int:
+    """Store a batch of outcomes; returns how many were new."""
+    ids = sorted({o.endpoint_id for o in outcomes})
+    healths = {
+        h.pk: h
+        for h in EndpointHealth.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
+    endpoints = Endpoint.objects.in_bulk(ids)
+    fresh = [o for o in _fresh(outcomes) if o.endpoint_id in healths]
+    results = ProbeResult.objects.bulk_create([_result_row(o) for o in fresh])
+    rollups_add(results=results)
+    now = clock.now()
+    transitions = []
+    touched = {o.endpoint_id: healths[o.endpoint_id] for o in fresh}
+    for outcome in sorted(fresh, key=lambda o: o.due_at):
+        health, endpoint = healths[outcome.endpoint_id], endpoints[outcome.endpoint_id]
+        transition = health_apply(health=health, endpoint=endpoint, outcome=outcome)
+        if transition is not None:
+            transitions.append(transition)
+        health.next_probe_at = next_probe_at(
+            health=health, endpoint=endpoint, due_at=outcome.due_at, now=now
+        )
+        health.claimed_until = None
+    # Only rows this batch advanced: a redone slot must not clear a newer claim.
+    _health_save(list(touched.values()))
+    _store_transitions(transitions)
+    return len(fresh)

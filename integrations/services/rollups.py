@@ -1,0 +1,166 @@
+"""Hourly rollups: additive counters updated as probe results land, and read back.
+
+Latency percentiles come from the fixed log-scale histogram: the upper bound of the
+bucket where the cumulative count crosses the quantile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Max, Min, Q, Sum
+
+from integrations.models import HourlyRollup, ProbeResult
+from integrations.models.health import BUCKET_FIELDS, FAILURE_FIELDS, LATENCY_BUCKETS_MS
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def bucket_field(latency_ms: float) -> str:
+    for index, bound in enumerate(LATENCY_BUCKETS_MS):
+        if latency_ms <= bound:
+            return BUCKET_FIELDS[index]
+    return "bucket_inf"
+
+
+@dataclass
+class _Delta:
+    values: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    latency_min: float | None = None
+    latency_max: float | None = None
+
+    def add(self, *, ok: bool, error_class: str, latency_ms: float | None) -> None:
+        self.values["count"] += 1
+        if ok:
+            self.values["successes"] += 1
+        else:
+            self.values[FAILURE_FIELDS.get(error_class, "fail_other")] += 1
+        if latency_ms is not None:
+            self.values["latency_count"] += 1
+            self.values["latency_sum_ms"] += latency_ms
+            self.values[bucket_field(latency_ms)] += 1
+            low, high = self.latency_min, self.latency_max
+            self.latency_min = latency_ms if low is None else min(low, latency_ms)
+            self.latency_max = latency_ms if high is None else max(high, latency_ms)
+
+
+def _deltas(results: Iterable[ProbeResult]) -> dict[tuple[int, datetime], _Delta]:
+    deltas: dict[tuple[int, datetime], _Delta] = defaultdict(_Delta)
+    for result in results:
+        key = (result.endpoint_id, hour_of(result.started_at))
+        deltas[key].add(ok=result.ok, error_class=result.error_class, latency_ms=result.latency_ms)
+    return deltas
+
+
+ADDITIVE = [
+    "count",
+    "successes",
+    *FAILURE_FIELDS.values(),
+    "latency_count",
+    "latency_sum_ms",
+    *BUCKET_FIELDS,
+]
+
+
+def _upsert_sql(rows: int) -> str:
+    """A multi-row upsert: counters add up, min and max keep the extreme."""
+    table = HourlyRollup._meta.db_table
+    columns = ["endpoint_id", "hour", *ADDITIVE, "latency_min_ms", "latency_max_ms"]
+    updates = [f"{c} = {table}.{c} + excluded.{c}" for c in ADDITIVE]
+    for column, better in (("latency_min_ms", "<"), ("latency_max_ms", ">")):
+        updates.append(
+            f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column} {better} "
+            f"{table}.{column} THEN excluded.{column} ELSE {table}.{column} END"
+        )
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    # Identifiers come from the model's metadata; every value is a parameter.
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * rows)} "
+        f"ON CONFLICT (endpoint_id, hour) DO UPDATE SET {', '.join(updates)}"
+    )
+
+
+def rollups_add(*, results: list[ProbeResult]) -> None:
+    """Add newly stored results to their hours' rollups, one upsert per (endpoint, hour).
+
+    Callers hold the endpoints' health rows locked, so no one else updates these
+    rollups at the same time; the statements are sent together (pipelined).
+    """
+    deltas = _deltas(results)
+    if not deltas:
+        return
+    hour_field = HourlyRollup._meta.get_field("hour")
+    params = []
+    for (endpoint_id, hour), delta in deltas.items():
+        counters = [delta.values.get(name, 0) for name in ADDITIVE]
+        counters = [
+            v if name == "latency_sum_ms" else int(v)
+            for name, v in zip(ADDITIVE, counters, strict=True)
+        ]
+        params.append(
+            [
+                endpoint_id,
+                hour_field.get_db_prep_save(hour, connection),
+                *counters,
+                delta.latency_min,
+                delta.latency_max,
+            ]
+        )
+    # Each (endpoint, hour) occurs once, so one statement may upsert them all.
+    with connection.cursor() as cursor:
+        for start in range(0, len(params), 500):
+            chunk = params[start : start + 500]
+            cursor.execute(_upsert_sql(len(chunk)), [value for row in chunk for value in row])
+
+
+def rollup_from_raw(*, endpoint_id: int, hour: datetime, until: datetime) -> dict[str, Any]:
+    """Recompute one hour's counters from raw results (to reconcile and to test)."""
+    rows = ProbeResult.objects.filter(
+        endpoint_id=endpoint_id, started_at__gte=hour, started_at__lt=until
+    )
+    aggregates: dict[str, Any] = {
+        "count": Count("id"),
+        "successes": Count("id", filter=Q(ok=True)),
+        "latency_count": Count("latency_ms"),
+        "latency_sum_ms": Sum("latency_ms"),
+        "latency_min_ms": Min("latency_ms"),
+        "latency_max_ms": Max("latency_ms"),
+    }
+    for error_class, name in FAILURE_FIELDS.items():
+        aggregates[name] = Count("id", filter=Q(ok=False, error_class=error_class))
+    lower = 0.0
+    for index, bound in enumerate(LATENCY_BUCKETS_MS):
+        aggregates[BUCKET_FIELDS[index]] = Count(
+            "id",
+            filter=Q(latency_ms__gt=lower, latency_ms__lte=bound)
+            if index
+            else Q(latency_ms__lte=bound),
+        )
+        lower = bound
+    aggregates["bucket_inf"] = Count("id", filter=Q(latency_ms__gt=LATENCY_BUCKETS_MS[-1]))
+    values = rows.aggregate(**aggregates)
+    values["latency_sum_ms"] = values["latency_sum_ms"] or 0.0
+    return values
+
+
+def histogram_percentile(buckets: list[int], quantile: float) -> float | None:
+    """The latency (ms) under which ``quantile`` of the samples fall, from bucket counts."""
+    total = sum(buckets)
+    if total == 0:
+        return None
+    threshold = quantile * total
+    running = 0
+    bounds = [*LATENCY_BUCKETS_MS, float("inf")]
+    for count, bound in zip(buckets, bounds, strict=True):
+        running += count
+        if running >= threshold:
+            return float(bound)
+    return float(bounds[-1])

@@ -1,0 +1,329 @@
+"""Token broker: a valid access token or user session from cache, fetched once when due.
+
+``access_token_get`` and ``user_session_get`` serve the cached token until its refresh
+point (see token_parsing.refresh_due_at) and never past expiry. When a fetch is due,
+exactly one caller fetches: callers lock the credential's cache row (SELECT ... FOR
+UPDATE on PostgreSQL; on SQLite the IMMEDIATE transaction holds the database write
+lock), and whoever gets the lock second finds the fresh token and reuses it.
+
+In front of the database sits a small per-process memo: threads of one process that
+ask for the same credential read the token from memory, and only one of them at a
+time goes to the database when the memo is stale. A memo entry lives at most
+MEMO_MAX_AGE_S, so a token refreshed by another process is picked up soon after.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from integrations import clock
+from integrations.choices import RefreshOutcome
+from integrations.errors import PortalError
+from integrations.models import AccessToken, OAuthClient, TestUser, UserSession
+from integrations.models.tokens import CachedToken
+from integrations.outbound import Exchange, OutboundError
+from integrations.services.token_fetch import Fetched, oauth_token_fetch, user_session_fetch
+from integrations.services.token_parsing import refresh_due_at
+
+
+@dataclass
+class AuthStep:
+    """One authentication step of a call, as shown to a solution engineer."""
+
+    name: str  # "oauth_token" or "customer_auth"
+    credential: str
+    outcome: str  # cache_hit | fetched | reused_after_wait | refreshed_after_401 | stale | failed
+    duration_ms: float
+    expires_at: datetime | None = None
+    exchange: Exchange | None = None
+    error_code: str = ""
+    error_message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IssuedToken:
+    value: str
+    issued_at: datetime
+    expires_at: datetime
+    step: AuthStep
+    cookie_name: str = ""
+
+
+MEMO_MAX_AGE_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Memo:
+    value: str
+    issued_at: datetime
+    expires_at: datetime
+    cookie_name: str
+    stored_at: float
+
+
+_memo: dict[tuple[Any, ...], _Memo] = {}
+_memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
+_memo_guard = threading.Lock()
+
+
+def memo_clear() -> None:
+    """Forget every token this process holds in memory (tests, and after a fork)."""
+    global _memo_guard
+    _memo.clear()
+    _memo_locks.clear()
+    _memo_guard = threading.Lock()
+
+
+# A forked worker must not inherit a lock another thread of the parent held.
+os.register_at_fork(after_in_child=memo_clear)
+
+
+def _memo_lock(key: tuple[Any, ...]) -> threading.Lock:
+    with _memo_guard:
+        return _memo_locks.setdefault(key, threading.Lock())
+
+
+def _memo_usable(memo: _Memo | None, *, rejected: str | None) -> bool:
+    if memo is None or time.monotonic() - memo.stored_at > MEMO_MAX_AGE_S:
+        return False
+    if clock.now() >= refresh_due_at(issued_at=memo.issued_at, expires_at=memo.expires_at):
+        return False
+    return rejected is None or memo.value != rejected
+
+
+def _from_memo(memo: _Memo, step: AuthStep) -> IssuedToken:
+    step.expires_at = memo.expires_at
+    return IssuedToken(memo.value, memo.issued_at, memo.expires_at, step, memo.cookie_name)
+
+
+def _remember(key: tuple[Any, ...], issued: IssuedToken) -> None:
+    _memo[key] = _Memo(
+        issued.value, issued.issued_at, issued.expires_at, issued.cookie_name, time.monotonic()
+    )
+
+
+class AuthStepFailed(PortalError):
+    """An authentication step failed; ``step`` says which, ``cause`` why."""
+
+    def __init__(self, *, step: AuthStep, cause: Exception) -> None:
+        message = getattr(cause, "message", str(cause))
+        super().__init__(f"{step.name} for {step.credential} failed: {message}")
+        self.code = getattr(cause, "code", "auth_failed")
+        self.step = step
+        self.cause = cause
+
+
+def access_token_get(
+    *, oauth_client: OAuthClient, rejected: str | None = None, force: bool = False
+) -> IssuedToken:
+    """A valid access token for the client; ``rejected`` is a token the API just refused.
+
+    ``force`` fetches a new token even when the cached one is still good (refresh now).
+    """
+    return _serve(
+        model=AccessToken,
+        credential=oauth_client,
+        key={"oauth_client": oauth_client},
+        step_name="oauth_token",
+        fetch=lambda: oauth_token_fetch(oauth_client=oauth_client),
+        rejected=rejected,
+        force=force,
+    )
+
+
+def user_session_get(
+    *, test_user: TestUser, rejected: str | None = None, force: bool = False
+) -> IssuedToken:
+    """A valid customer identifier (JWT or session cookie) for the test user."""
+    return _serve(
+        model=UserSession,
+        credential=test_user,
+        key={"test_user": test_user},
+        step_name="customer_auth",
+        fetch=lambda: user_session_fetch(test_user=test_user),
+        rejected=rejected,
+        force=force,
+    )
+
+
+def _usable(row: CachedToken | None, *, rejected: str | None, now: datetime) -> bool:
+    if row is None or row.token is None or row.expires_at is None or row.issued_at is None:
+        return False
+    if now >= refresh_due_at(issued_at=row.issued_at, expires_at=row.expires_at):
+        return False
+    return rejected is None or row.token.reveal() != rejected
+
+
+def _issued(row: Any, step: AuthStep) -> IssuedToken:
+    step.expires_at = row.expires_at
+    return IssuedToken(
+        value=row.token.reveal(),
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        step=step,
+        cookie_name=getattr(row, "cookie_name", ""),
+    )
+
+
+def _serve(
+    *,
+    model: type[CachedToken],
+    credential: Any,
+    key: dict[str, Any],
+    step_name: str,
+    fetch: Callable[[], Fetched],
+    rejected: str | None,
+    force: bool = False,
+) -> IssuedToken:
+    started = time.monotonic()
+    label = str(credential)
+    # updated_at in the key: editing the credential starts from the database again.
+    memo_key = (model._meta.label, credential.pk, credential.updated_at)
+
+    def step(outcome: str) -> AuthStep:
+        return AuthStep(step_name, label, outcome, round((time.monotonic() - started) * 1000, 2))
+
+    memo = _memo.get(memo_key)
+    if not force and _memo_usable(memo, rejected=rejected):
+        return _from_memo(memo, step("cache_hit"))  # type: ignore[arg-type]
+    with _memo_lock(memo_key):
+        memo = _memo.get(memo_key)
+        if not force and _memo_usable(memo, rejected=rejected):
+            return _from_memo(memo, step("reused_after_wait"))  # type: ignore[arg-type]
+        issued = _serve_from_database(
+            model=model,
+            key=key,
+            step_name=step_name,
+            credential=label,
+            fetch=fetch,
+            rejected=rejected,
+            started=started,
+            force=force,
+        )
+        if issued.step.outcome != "stale":
+            _remember(memo_key, issued)
+        return issued
+
+
+def _serve_from_database(
+    *,
+    model: type[CachedToken],
+    key: dict[str, Any],
+    step_name: str,
+    credential: str,
+    fetch: Callable[[], Fetched],
+    rejected: str | None,
+    started: float,
+    force: bool = False,
+) -> IssuedToken:
+
+    def step(outcome: str, **extra: Any) -> AuthStep:
+        elapsed = (time.monotonic() - started) * 1000
+        return AuthStep(step_name, credential, outcome, round(elapsed, 2), **extra)
+
+    row = model._default_manager.filter(**key).first()
+    if not force and _usable(row, rejected=rejected, now=clock.now()):
+        return _issued(row, step("cache_hit"))
+    model._default_manager.get_or_create(**key)
+    with transaction.atomic():
+        row = model._default_manager.select_for_update().get(**key)
+        if not force and _usable(row, rejected=rejected, now=clock.now()):
+            return _issued(row, step("reused_after_wait"))
+        failure: Exception | None = None
+        if not force and rejected is None:
+            failure = _recent_failure(row)
+        if failure is None:
+            try:
+                fetched = fetch()
+            except (OutboundError, PortalError) as error:
+                _record_failure(row, error)
+                failure = error
+            else:
+                _record_success(row, fetched)
+                outcome = "refreshed_after_401" if rejected else "fetched"
+                return _issued(
+                    row, step(outcome, exchange=fetched.exchange, warnings=fetched.warnings)
+                )
+    # The failure is committed above so the credential shows it; a token that is
+    # still valid (inside its refresh margin, not expired) is served meanwhile;
+    # not to a forced refresh, whose caller asked to see the fetch's outcome.
+    if (
+        rejected is None
+        and not force
+        and row.token is not None
+        and row.expires_at
+        and clock.now() < row.expires_at
+    ):
+        return _issued(row, step("stale", error_code=getattr(failure, "code", "")))
+    failed = step(
+        "failed",
+        exchange=getattr(failure, "exchange", None),
+        error_code=getattr(failure, "code", "auth_failed"),
+        error_message=getattr(failure, "message", str(failure)),
+    )
+    raise AuthStepFailed(step=failed, cause=failure)
+
+
+def failure_cooldown_s(consecutive_failures: int) -> float:
+    """How long a failed fetch is not repeated for other callers: 5 s, doubling, at most 5 min."""
+    return float(min(5 * 2 ** max(0, consecutive_failures - 1), 300))
+
+
+def _recent_failure(row: CachedToken) -> PortalError | None:
+    """The last failure again, when it is recent: a broken credential is not hammered.
+
+    Without this, every endpoint sharing a credential would repeat the same failing
+    token request in every probe batch.
+    """
+    if row.last_outcome != RefreshOutcome.FAILED or row.last_error_at is None:
+        return None
+    age = (clock.now() - row.last_error_at).total_seconds()
+    cooldown = failure_cooldown_s(row.consecutive_failures)
+    if age >= cooldown:
+        return None
+    return PortalError(
+        f"{row.last_error_message} (failed {age:.0f} s ago; next attempt after {cooldown:.0f} s)",
+        code=row.last_error_code or "auth_failed",
+    )
+
+
+def _record_success(row: CachedToken, fetched: Fetched) -> None:
+    now = clock.now()
+    row.token = fetched.value
+    row.issued_at = fetched.issued_at
+    row.expires_at = fetched.expires_at
+    row.fetched_at = now
+    row.last_outcome = RefreshOutcome.OK
+    row.last_error_code = ""
+    row.last_error_message = ""
+    row.consecutive_failures = 0
+    row.next_refresh_at = refresh_due_at(issued_at=fetched.issued_at, expires_at=fetched.expires_at)
+    for name, value in fetched.extra.items():
+        setattr(row, name, value)
+    row.save()
+
+
+def _record_failure(row: CachedToken, error: Exception) -> None:
+    row.last_outcome = RefreshOutcome.FAILED
+    row.last_error_code = getattr(error, "code", "error")[:100]
+    row.last_error_message = getattr(error, "message", str(error))[:2000]
+    row.last_error_at = clock.now()
+    row.consecutive_failures += 1
+    row.save(
+        update_fields=[
+            "last_outcome",
+            "last_error_code",
+            "last_error_message",
+            "last_error_at",
+            "consecutive_failures",
+        ]
+    )

@@ -1,0 +1,77 @@
+"""Template filters of the dashboards: states, durations, latencies and ratios for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from integrations.choices import HealthState
+
+register = template.Library()
+
+
+@register.filter
+def state_label(state: str | None) -> str:
+    try:
+        return str(HealthState(state or HealthState.UNKNOWN).label)
+    except ValueError:
+        return str(state)
+
+
+def _missing(value: object) -> bool:
+    # A missing template variable arrives as "" rather than None.
+    return value is None or value == ""
+
+
+@register.filter
+def seconds(value: Any) -> str:
+    """3725 → "1h 02m"; a negative value is how long ago it passed."""
+    if _missing(value):
+        return "—"
+    total = abs(int(value))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days}d {hours:02d}h"
+    elif hours:
+        text = f"{hours}h {minutes:02d}m"
+    elif minutes:
+        text = f"{minutes}m {secs:02d}s"
+    else:
+        text = f"{secs}s"
+    return f"expired {text} ago" if value < 0 else text
+
+
+@register.filter
+def ms(value: Any) -> str:
+    if _missing(value):
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:.3g} s"
+    return f"{value:.0f} ms"
+
+
+@register.filter
+def percent(ratio: Any) -> str:
+    if _missing(ratio):
+        return "—"
+    return f"{ratio * 100:.2f} %"
+
+
+@register.filter
+def until(moment: Any, now: Any) -> float | None:
+    """Seconds from ``now`` to ``moment`` (both datetimes), for the ``seconds`` filter."""
+    if _missing(moment) or _missing(now):
+        return None
+    return float((moment - now).total_seconds())
+
+
+@register.filter
+def assertion_text(assertion: object) -> str:
+    """{"type": "json_exists", "path": "customer_id"} → "json_exists customer_id"."""
+    if not isinstance(assertion, dict):
+        return str(assertion)
+    rest = " ".join(str(v) for k, v in assertion.items() if k != "type")
+    return f"{assertion.get('type', '?')} {rest}".strip()

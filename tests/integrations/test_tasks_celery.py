@@ -1,0 +1,258 @@
+"""Real Celery worker and beat processes on Redis and PostgreSQL, probing the sandbox."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.db import connection
+from django.db.models import Count, Min
+
+from integrations import clock
+from integrations.choices import HealthState
+from integrations.models import (
+    AccessToken,
+    Endpoint,
+    EndpointHealth,
+    HealthTransition,
+    ProbeResult,
+)
+from integrations.services.alerts import alerts_deliver
+from integrations.services.dispatch import health_rows_ensure, probes_claim, slots_batched
+from integrations.tasks.probes import probe_batch_task
+from portal.celery import app as celery_app
+from tests.integrations import celery_processes as procs
+from tests.integrations.webhook_receiver import WebhookReceiver
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def broker() -> Iterator[redis.Redis]:
+    if connection.vendor != "postgresql":
+        pytest.skip("worker processes share the database: needs PostgreSQL")
+    client = redis.Redis.from_url(procs.REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis is not reachable at {procs.REDIS_URL}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def hook(settings: Any) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    settings.ALERT_WEBHOOK_URL = receiver.url
+    settings.OUTBOUND_ALLOWLIST = [*settings.OUTBOUND_ALLOWLIST, receiver.hostport]
+    yield receiver
+    receiver.stop()
+
+
+def env_for(sandbox: Any, hook: WebhookReceiver | None = None, **extra: str) -> dict[str, str]:
+    allow = f"127.0.0.1:{sandbox.port}" + (f",{hook.hostport}" if hook else "")
+    overrides = {"PORTAL_OUTBOUND_ALLOWLIST": allow, **extra}
+    if hook is not None:
+        overrides["PORTAL_ALERT_WEBHOOK_URL"] = hook.url
+    return procs.child_env(**overrides)
+
+
+def clone_endpoints(endpoint: Endpoint, count: int, **fields: Any) -> list[Endpoint]:
+    Endpoint.objects.filter(pk=endpoint.pk).update(**fields)
+    clones = [endpoint]
+    for n in range(1, count):
+        clone = Endpoint.objects.get(pk=endpoint.pk)
+        clone.pk, clone.slug, clone.name = None, f"getprofile-{n}", f"Get profile {n}"
+        clone.save()
+        clones.append(clone)
+    return clones
+
+
+def test_a_worker_refreshes_a_token_before_expiry_and_probes_the_sandbox(
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+) -> None:
+    sandbox.set_faults(token_lifetime_s=12)
+    env = env_for(sandbox, PORTAL_TOKEN_REFRESH_JITTER_S="2")
+    with procs.running(
+        procs.worker(env, tmp_path / "worker.log", "w1"),
+        procs.beat(env, tmp_path / "beat.log", tmp_path),
+    ):
+        first = procs.wait_for(
+            lambda: AccessToken.objects.filter(
+                pk=demo_endpoint.oauth_client_id, token__isnull=False
+            ).first(),
+            60,
+            "the first probe's token fetch",
+        )
+        refreshed = procs.wait_for(
+            lambda: AccessToken.objects.filter(
+                pk=first.pk, fetched_at__gt=first.fetched_at
+            ).first(),
+            40,
+            "a proactive refresh",
+        )
+    assert refreshed.fetched_at < first.expires_at  # renewed before the old token expired
+    assert refreshed.token.reveal() != first.token.reveal()
+    assert ProbeResult.objects.filter(endpoint=demo_endpoint, ok=True).exists()
+    assert EndpointHealth.objects.get(pk=demo_endpoint.pk).state == HealthState.HEALTHY
+    assert HealthTransition.objects.filter(endpoint=demo_endpoint, to_state="healthy").exists()
+
+
+def test_two_beats_and_two_workers_never_probe_a_slot_twice_nor_alert_twice(
+    demo_endpoint: Endpoint,
+    sandbox: Any,
+    broker: redis.Redis,
+    hook: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    endpoints = clone_endpoints(
+        demo_endpoint,
+        12,
+        probe_interval_s=5,
+        retry_interval_s=5,
+        failure_threshold=2,
+        success_threshold=1,
+    )
+    env = env_for(sandbox, hook)
+    (tmp_path / "b1").mkdir()
+    (tmp_path / "b2").mkdir()
+    with procs.running(
+        procs.worker(env, tmp_path / "w1.log", "w1"),
+        procs.worker(env, tmp_path / "w2.log", "w2"),
+        procs.beat(env, tmp_path / "beat1.log", tmp_path / "b1"),
+        procs.beat(env, tmp_path / "beat2.log", tmp_path / "b2"),
+    ):
+        procs.wait_for(lambda: ProbeResult.objects.count() >= len(endpoints), 60, "first probes")
+        sandbox.set_faults(error_rate=1.0)
+        procs.wait_for(
+            lambda: EndpointHealth.objects.filter(state=HealthState.DOWN).count() == len(endpoints),
+            60,
+            "every endpoint down",
+        )
+        sandbox.set_faults(error_rate=0.0)
+        procs.wait_for(
+            lambda: (
+                EndpointHealth.objects.filter(state=HealthState.HEALTHY).count() == len(endpoints)
+            ),
+            60,
+            "every endpoint healthy again",
+        )
+        time.sleep(3)  # a few more ticks with both beats running
+    alerts_deliver()  # anything still pending after the workers stopped
+    slots = ProbeResult.objects.values("endpoint", "due_at").annotate(n=Count("id"))
+    assert all(row["n"] == 1 for row in slots)
+    assert sandbox.stats()["profile_requests"] == ProbeResult.objects.count()
+    transitions = list(HealthTransition.objects.values_list("pk", flat=True))
+    assert len(transitions) >= 3 * len(endpoints)  # unknown→healthy, →degraded, →down, →healthy
+    delivered = [alert["portal"]["transition_id"] for alert in hook.received]
+    assert sorted(delivered) == sorted(transitions)
+
+
+def test_a_batch_whose_worker_is_killed_is_redone_without_loss_or_duplicates(
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+) -> None:
+    endpoints = clone_endpoints(demo_endpoint, 8, probe_interval_s=300)
+    health_rows_ensure()
+    first_due = dict(EndpointHealth.objects.values_list("pk", "next_probe_at"))
+    sandbox.set_faults(latency_ms=4000)  # the batch is in flight when the worker dies
+    env = env_for(sandbox, PORTAL_PROBE_CLAIM_LEASE_S="6")
+    doomed = procs.worker(env, tmp_path / "doomed.log", "doomed")
+    with procs.running(procs.beat(env, tmp_path / "beat.log", tmp_path)):
+        procs.wait_for(lambda: sandbox.stats()["profile_requests"] > 0, 60, "a batch in flight")
+        procs.stop(doomed, signal.SIGKILL)
+        assert ProbeResult.objects.count() == 0
+        sandbox.set_faults(latency_ms=0)
+        with procs.running(procs.worker(env, tmp_path / "rescue.log", "rescue")):
+            procs.wait_for(
+                lambda: ProbeResult.objects.count() >= len(endpoints), 60, "the killed batch redone"
+            )
+    earliest = dict(
+        ProbeResult.objects.values("endpoint")
+        .annotate(first=Min("due_at"))
+        .values_list("endpoint", "first")
+    )
+    assert earliest == {pk: first_due[pk] for pk in earliest}
+    assert set(earliest) == {e.pk for e in endpoints}
+    slots = ProbeResult.objects.values("endpoint", "due_at").annotate(n=Count("id"))
+    assert all(row["n"] == 1 for row in slots)
+
+
+def _redis_texts(client: redis.Redis) -> list[str]:
+    """Every value stored in the broker's database, message bodies base64-decoded too."""
+    texts = []
+    for key in client.scan_iter():
+        kind = client.type(key).decode()
+        values: list[bytes] = []
+        if kind == "list":
+            values = client.lrange(key, 0, -1)
+        elif kind == "hash":
+            values = list(client.hgetall(key).values())
+        elif kind == "string":
+            values = [client.get(key) or b""]
+        elif kind in ("set", "zset"):
+            values = list(client.smembers(key)) if kind == "set" else client.zrange(key, 0, -1)
+        for value in values:
+            text = value.decode(errors="replace")
+            texts.append(text)
+            texts.extend(_decoded_bodies(text))
+    return texts
+
+
+def _decoded_bodies(text: str) -> list[str]:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return []
+    if isinstance(message, list):  # unacked entries: [message, exchange, routing key]
+        message = message[0] if message and isinstance(message[0], dict) else {}
+    body = message.get("body") if isinstance(message, dict) else None
+    return [base64.b64decode(body).decode(errors="replace")] if isinstance(body, str) else []
+
+
+def test_task_messages_in_redis_carry_ids_never_secrets(
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+) -> None:
+    canaries = ["canary-broker-client-secret", "canary-broker-api-key", "canary-broker-pw"]
+    oauth, key, user = (
+        demo_endpoint.oauth_client,
+        demo_endpoint.api_key,
+        demo_endpoint.default_test_user,
+    )
+    oauth.client_secret, key.value, user.password = canaries
+    oauth.save()
+    key.save()
+    user.save()
+    env = env_for(sandbox)
+    with procs.running(procs.beat(env, tmp_path / "beat.log", tmp_path)):
+        procs.wait_for(
+            lambda: [t for t in _redis_texts(broker) if "probe_dispatch_task" in t],
+            30,
+            "beat's dispatch tick queued in Redis",
+        )
+    # What a worker's dispatch tick sends, sent here so no worker consumes it before it is read.
+    health_rows_ensure()
+    slots = probes_claim()
+    with celery_app.connection_for_write(procs.REDIS_URL) as conn:
+        for batch in slots_batched(slots, 50):
+            probe_batch_task.apply_async(
+                args=[[[s.endpoint_id, s.due_at.isoformat()] for s in batch]], connection=conn
+            )
+    texts = _redis_texts(broker)
+    assert [t for t in texts if "probe_batch_task" in t]
+    assert any(f"[{demo_endpoint.pk}, " in t for t in texts)  # the message holds the id
+    assert not [c for c in canaries if any(c in t for t in texts)]
+    with procs.running(procs.worker(env, tmp_path / "worker.log", "w1")):
+        procs.wait_for(lambda: ProbeResult.objects.exists(), 60, "the batch processed")
+        time.sleep(1)
+        after = _redis_texts(broker)
+    assert not [c for c in canaries if any(c in t for t in after)]
+    assert clock.now() - ProbeResult.objects.get().started_at < timedelta(minutes=2)
