@@ -21,6 +21,7 @@ from integrations.models import (
     HealthTransition,
     ProbeResult,
 )
+from integrations.services.bulk_sql import column_arrays, unnest_source
 from integrations.services.health import Transition, health_apply, next_probe_at
 from integrations.services.probes import ProbeOutcome
 from integrations.services.rollups import rollups_add
@@ -116,10 +117,7 @@ def _health_save(rows: list[EndpointHealth]) -> None:
     table = EndpointHealth._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                _values_update_sql(table, fields, len(rows)),
-                [value for row in params for value in row],
-            )
+            cursor.execute(_unnest_update_sql(table, fields), column_arrays(params))
             return
         assignments = ", ".join(f"{f.column} = %s" for f in fields)
         # Identifiers come from the model's metadata; every value is a parameter.
@@ -127,15 +125,13 @@ def _health_save(rows: list[EndpointHealth]) -> None:
         cursor.executemany(sql, params)
 
 
-def _values_update_sql(table: str, fields: list[Any], rows: int) -> str:
-    types = [f.db_type(connection) for f in fields] + ["bigint"]
-    # Casts on every placeholder: a NULL in VALUES has no type PostgreSQL could infer.
-    row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
-    names = [f.column for f in fields] + ["endpoint_id"]
+def _unnest_update_sql(table: str, fields: list[Any]) -> str:
+    columns = [(f.column, f.db_type(connection)) for f in fields] + [("endpoint_id", "bigint")]
     assignments = ", ".join(f"{f.column} = v.{f.column}" for f in fields)
+    # Identifiers come from the model's metadata; every value is a parameter.
     return (
-        f"UPDATE {table} AS h SET {assignments} FROM (VALUES {', '.join([row] * rows)}) "  # noqa: S608
-        f"AS v({', '.join(names)}) WHERE h.endpoint_id = v.endpoint_id"
+        f"UPDATE {table} AS h SET {assignments} FROM {unnest_source(columns)} "  # noqa: S608
+        "WHERE h.endpoint_id = v.endpoint_id"
     )
 
 

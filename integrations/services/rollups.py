@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 
 from integrations.models import HourlyRollup, ProbeResult
 from integrations.models.health import BUCKET_FIELDS, FAILURE_FIELDS, LATENCY_BUCKETS_MS
+from integrations.services.bulk_sql import column_arrays, field_columns, unnest_source
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -69,21 +70,31 @@ ADDITIVE = [
 ]
 
 
+COLUMNS = ["endpoint", "hour", *ADDITIVE, "latency_min_ms", "latency_max_ms"]
+
+
 def _upsert_sql(rows: int) -> str:
-    """A multi-row upsert: counters add up, min and max keep the extreme."""
+    """A multi-row upsert: counters add up, min and max keep the extreme.
+
+    On PostgreSQL the rows come from arrays (one parameter per column, whatever
+    ``rows`` is); elsewhere from a VALUES list of ``rows`` rows.
+    """
     table = HourlyRollup._meta.db_table
-    columns = ["endpoint_id", "hour", *ADDITIVE, "latency_min_ms", "latency_max_ms"]
+    columns = field_columns(HourlyRollup, COLUMNS)
     updates = [f"{c} = {table}.{c} + excluded.{c}" for c in ADDITIVE]
     for column, better in (("latency_min_ms", "<"), ("latency_max_ms", ">")):
         updates.append(
             f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column} {better} "
             f"{table}.{column} THEN excluded.{column} ELSE {table}.{column} END"
         )
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    if connection.vendor == "postgresql":
+        source = f"SELECT * FROM {unnest_source(columns)}"  # noqa: S608 (identifiers only)
+    else:
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        source = f"VALUES {', '.join([row] * rows)}"
     # Identifiers come from the model's metadata; every value is a parameter.
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES {', '.join([row] * rows)} "
+        f"INSERT INTO {table} ({', '.join(name for name, _ in columns)}) {source} "
         f"ON CONFLICT (endpoint_id, hour) DO UPDATE SET {', '.join(updates)}"
     )
 
@@ -116,6 +127,9 @@ def rollups_add(*, results: list[ProbeResult]) -> None:
         )
     # Each (endpoint, hour) occurs once, so one statement may upsert them all.
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_upsert_sql(len(params)), column_arrays(params))
+            return
         for start in range(0, len(params), 500):
             chunk = params[start : start + 500]
             cursor.execute(_upsert_sql(len(chunk)), [value for row in chunk for value in row])
