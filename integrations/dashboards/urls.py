@@ -17,6 +17,11 @@ urlpatterns = [
         name="endpoint-probe",
     ),
     path(
+        "customers/<slug:customer>/<slug:environment>/readiness/",
+        views.environment_readiness,
+        name="environment-readiness",
+    ),
+    path(
         "badges/<slug:customer>/<slug:environment>.svg",
         badges.environment_badge,
         name="badge-environment",

@@ -34,6 +34,7 @@ from integrations.dashboards.selectors import (
 from integrations.models import Customer, Endpoint, EndpointHealth, Environment
 from integrations.selectors import overview, overview_complete, overview_totals
 from integrations.services.probe_runs import endpoint_probe_now
+from integrations.services.readiness import readiness_run
 
 CHART_RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 # Environments per overview page, worst first: enough to see every problem at once
@@ -140,3 +141,20 @@ def endpoint_probe(
         messages.error(request, f"Probed {found.name}: {detail}. {result.message}")
     page = reverse("integrations:environment", args=[customer, environment])
     return HttpResponseRedirect(page)
+
+
+@require_POST
+@role_required(Role.ENGINEER)
+def environment_readiness(request: HttpRequest, customer: str, environment: str) -> HttpResponse:
+    """The 'Run readiness report' button: check the environment against the guide now."""
+    found = get_object_or_404(
+        Environment.objects.select_related("customer"), customer__slug=customer, slug=environment
+    )
+    report = readiness_run(environment=found, actor=request.user)
+    summary = ", ".join(f"{count} {verdict}" for verdict, count in report.summary().items())
+    messages.info(request, f"Readiness report for {found.name}: {summary}.")
+    if request.user.is_staff:  # the report page with its evidence and exports is in the admin
+        return HttpResponseRedirect(
+            reverse("admin:integrations_readinessreport_change", args=[report.pk])
+        )
+    return HttpResponseRedirect(reverse("integrations:environment", args=[customer, environment]))

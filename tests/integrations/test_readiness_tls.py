@@ -133,3 +133,18 @@ def test_tls_respects_the_outbound_address_policy(
     result = one(production(server.url(scheme="https")), "transport.tls")
     assert result["verdict"] == "fail" and "refused" in result["message"]
     assert server.accepted == 0
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+def test_tls_fails_for_a_server_that_offers_only_tls_1_1(
+    tls_server: Any, tmp_path: Path, settings: Any
+) -> None:
+    context, ca_file = make_tls(tmp_path, "api.customer.example", days=90)
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS 1.1 at higher levels
+    settings.READINESS_TLS_CA_BUNDLE = ca_file
+    server = tls_server(context)
+    result = one(production(server.url(scheme="https")), "transport.tls")
+    assert result["verdict"] == "fail", result
+    assert result["message"] == "The server does not offer TLS 1.2 or newer."

@@ -18,6 +18,7 @@ from integrations.models import (
     HealthTransition,
     HourlyRollup,
     ProbeResult,
+    ReadinessReport,
 )
 from integrations.services.rollups import hour_of
 from tests.factories import make_user
@@ -189,3 +190,31 @@ def test_recent_failures_are_found_through_the_hours_that_had_failures(
         (world.healthy.pk, False),
     ]
     assert recent_failures(endpoint_ids=[world.unprobed.pk]) == []
+
+
+def test_run_readiness_report_checks_the_sandbox_and_opens_the_report(
+    demo_endpoint: Endpoint, client: Client
+) -> None:
+    client.force_login(make_user("engineer"))
+    page = client.get("/customers/demo-bank/uat/").content.decode()
+    assert "Run readiness report" in page
+    response = client.post("/customers/demo-bank/uat/readiness/")
+    report = ReadinessReport.objects.get(environment=demo_endpoint.environment)
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/integrations/readinessreport/{report.pk}/change/"
+    assert report.fail_count == 0 and report.pass_count > 0
+
+
+def test_run_readiness_report_needs_the_engineer_role_and_post(
+    demo_endpoint: Endpoint, client: Client
+) -> None:
+    url = "/customers/demo-bank/uat/readiness/"
+    client.force_login(make_user("viewer"))
+    assert "Run readiness report" not in client.get("/customers/demo-bank/uat/").content.decode()
+    assert client.post(url).status_code == 403
+    client.force_login(make_user("engineer", staff=False))
+    assert client.get(url).status_code == 405
+    assert not ReadinessReport.objects.exists()
+    response = client.post(url, follow=True)
+    assert response.redirect_chain[-1][0] == "/customers/demo-bank/uat/"
+    assert "Readiness report for" in response.content.decode()
