@@ -6,6 +6,8 @@ name fields, credentials and hosts, never secret values.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PortalError(Exception):
     """Base of the portal's service errors."""
@@ -51,9 +53,12 @@ class TokenEndpointError(PortalError):
         }
     )
 
-    def __init__(self, message: str, *, code: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str, status: int | None = None, exchange: Any = None
+    ) -> None:
         super().__init__(message, code=code)
         self.status = status
+        self.exchange = exchange  # what went over the wire, for evidence (redact before showing)
 
 
 class TokenResponseError(PortalError):

@@ -75,6 +75,7 @@ def _json_payload(exchange: Exchange, *, what: str) -> dict[str, Any]:
             f"The {what} answered {status} {code}" + (f": {description}" if description else "."),
             code=code,
             status=status,
+            exchange=exchange,
         )
     if not 200 <= status < 300:
         raise http_error(exchange)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -43,6 +44,9 @@ def test_wrong_secret_passes_when_answered_invalid_client(demo_endpoint: Endpoin
     assert result["verdict"] == "pass"
     assert result["evidence"]["error_code"] == "invalid_client"
     assert "401 invalid_client" in result["message"]
+    wire = json.dumps(result["evidence"]["exchange"])
+    assert "invalid_client" in wire and "client_secret" in wire  # the refused request, shown
+    assert "readiness-wrong-secret-" not in wire and "demo-client-secret" not in wire
 
 
 @pytest.mark.parametrize(("lenient", "words"), [("token", "with a token"), ("500", "500")])
