@@ -202,7 +202,7 @@ class EndpointAdmin(EndpointTestCallMixin, AuditedAdminMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
         (None, {"fields": ["environment", "name", "slug", "method", "path", "follow_redirects"]}),
-        ("Request", {"fields": ["headers_template", "body_template"]}),
+        ("Request", {"fields": ["headers_template", "body_template", "sample_variables"]}),
         (
             "Credentials",
             {"fields": ["oauth_client", "customer_auth", "api_key", "default_test_user"]},

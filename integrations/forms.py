@@ -32,7 +32,9 @@ class TestCallForm(forms.Form):
         user_field.queryset = users
         self.fields["test_user"].initial = endpoint.default_test_user_id
         names = template_variables(endpoint.path, endpoint.headers_template, endpoint.body_template)
-        self.fields["variables"].initial = json.dumps({n: "" for n in names}) if names else "{}"
+        samples = endpoint.sample_variables or {}
+        initial = {n: str(samples.get(n, "")) for n in names}
+        self.fields["variables"].initial = json.dumps(initial) if names else "{}"
 
     def clean_variables(self) -> dict[str, str]:
         text = self.cleaned_data["variables"].strip() or "{}"

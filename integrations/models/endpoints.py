@@ -33,6 +33,12 @@ class Endpoint(models.Model):
         help_text='Extra headers, e.g. {"content-type": "application/json"}',
     )
     body_template = models.JSONField(null=True, blank=True, help_text="JSON body template.")
+    sample_variables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Values of the templates' {placeholders} for probes and readiness checks, "
+        'and the defaults of a test call, e.g. {"order_id": "A-1001"}. Not for secrets.',
+    )
     # Credentials are PROTECTed: deleting one in use would silently change what is sent.
     oauth_client = models.ForeignKey(
         OAuthClient, on_delete=models.PROTECT, null=True, blank=True, related_name="endpoints"
@@ -129,6 +135,11 @@ class Endpoint(models.Model):
             isinstance(k, str) and isinstance(v, str) for k, v in self.headers_template.items()
         ):
             errors["headers_template"] = "Must be a JSON object of header name to string value."
+        if not isinstance(self.sample_variables, dict) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool)
+            for v in self.sample_variables.values()
+        ):
+            errors["sample_variables"] = "Must be a JSON object of name to string or number."
         if not isinstance(self.assertions, list):
             errors["assertions"] = "Must be a JSON list."
         if errors:

@@ -104,7 +104,9 @@ def call_prepare(
     """Auth steps and the rendered request: the part of a call that needs the database."""
     result = CallResult(ok=False, status=None, duration_ms=0.0, steps=[])
     result.secrets = endpoint_secrets(endpoint=endpoint, test_user=test_user)
-    call = PendingCall(endpoint, None, dict(variables or {}), result, time.monotonic())
+    # The endpoint's sample values fill what the caller leaves out (probes pass none).
+    values = {**(endpoint.sample_variables or {}), **(variables or {})}
+    call = PendingCall(endpoint, None, values, result, time.monotonic())
     try:
         call.user = _pick_user(endpoint, test_user)
         call.tokens = _authenticate(endpoint, call.user, result)

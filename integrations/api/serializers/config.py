@@ -148,6 +148,7 @@ class EndpointSerializer(PortalModelSerializer):
             "path",
             "headers_template",
             "body_template",
+            "sample_variables",
             "oauth_client",
             "customer_auth",
             "api_key",

@@ -106,7 +106,9 @@ def endpoint_send(
     api_key_value: str | None = None,
 ) -> Exchange:
     """Send the endpoint's request with exactly ``credentials`` (and a replaced API key)."""
-    prepared = prepare_request(endpoint=endpoint, tokens=credentials, variables={})
+    prepared = prepare_request(
+        endpoint=endpoint, tokens=credentials, variables=endpoint.sample_variables or {}
+    )
     headers = dict(prepared.headers)
     if api_key_value is not None and endpoint.api_key is not None:
         headers[endpoint.api_key.header_name] = api_key_value
