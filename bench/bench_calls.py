@@ -122,7 +122,9 @@ def main() -> None:
     setup_test_environment()
     sandbox = start_sandbox(host="127.0.0.1", port=0)
     settings.OUTBOUND_ALLOWLIST = [f"127.0.0.1:{sandbox.port}"]
-    old_name = connection.creation.create_test_db(verbosity=0)
+    # Its own throw-away database, never the test suite's.
+    connection.settings_dict["TEST"]["NAME"] = f"bench_calls_{connection.settings_dict['NAME']}"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         print(f"database: {connection.vendor}")
         customer = demo_customer_ensure(sandbox_url=sandbox.url)
