@@ -256,3 +256,28 @@ def test_task_messages_in_redis_carry_ids_never_secrets(
         after = _redis_texts(broker)
     assert not [c for c in canaries if any(c in t for t in after)]
     assert clock.now() - ProbeResult.objects.get().started_at < timedelta(minutes=2)
+
+
+def test_workers_reconnect_when_the_database_drops_their_connections(
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+) -> None:
+    clone_endpoints(demo_endpoint, 4, probe_interval_s=5, retry_interval_s=5)
+    env = env_for(sandbox)
+    log = tmp_path / "worker.log"
+    with procs.running(
+        procs.worker(env, log, "w1"), procs.beat(env, tmp_path / "beat.log", tmp_path)
+    ):
+        procs.wait_for(lambda: ProbeResult.objects.count() >= 4, 60, "first probes")
+        # What a database restart or failover does to the workers' kept connections.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchall(), "the workers held no connection to drop"
+        before = ProbeResult.objects.count()
+        procs.wait_for(
+            lambda: ProbeResult.objects.count() >= before + 8, 60, "probes after reconnecting"
+        )
+    # Each kept connection is checked before a task uses it: no task fails on a dead one.
+    assert "OperationalError" not in log.read_text()
