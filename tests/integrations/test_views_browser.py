@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from integrations.models import CustomerAuth, Endpoint, Environment
 from integrations.services.probe_runs import endpoint_probe_now
@@ -53,6 +54,10 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         context.set_default_timeout(20_000)
         yield context.new_page()
         browser.close()
+        # Close what the test's ORM calls opened while Playwright ran: pytest-django's own
+        # teardown does not reach it, and left open it keeps the test database from being
+        # dropped at the end of the run.
+        connections.close_all()
 
 
 def shot(page: Any, name: str) -> None:
