@@ -42,8 +42,7 @@ class EnvironmentReadinessMixin:
         if not self.has_change_permission(request, environment):  # type: ignore[attr-defined]
             return HttpResponse(status=403)
         report = readiness_run(environment=environment, actor=request.user)
-        summary = ", ".join(f"{count} {verdict}" for verdict, count in report.summary().items())
-        messages.info(request, f"Readiness report finished: {summary}.")
+        messages.info(request, f"Readiness report finished: {report.summary_text()}.")
         return HttpResponseRedirect(
             reverse("admin:integrations_readinessreport_change", args=[report.pk])
         )

@@ -151,8 +151,7 @@ def environment_readiness(request: HttpRequest, customer: str, environment: str)
         Environment.objects.select_related("customer"), customer__slug=customer, slug=environment
     )
     report = readiness_run(environment=found, actor=request.user)
-    summary = ", ".join(f"{count} {verdict}" for verdict, count in report.summary().items())
-    messages.info(request, f"Readiness report for {found.name}: {summary}.")
+    messages.info(request, f"Readiness report for {found.name}: {report.summary_text()}.")
     if request.user.is_staff:  # the report page with its evidence and exports is in the admin
         return HttpResponseRedirect(
             reverse("admin:integrations_readinessreport_change", args=[report.pk])

@@ -55,3 +55,7 @@ class ReadinessReport(models.Model):
             ReadinessVerdict.ERROR.value: self.error_count,
             ReadinessVerdict.NOT_APPLICABLE.value: self.not_applicable_count,
         }
+
+    def summary_text(self) -> str:
+        """The summary for a message: "12 pass, 1 warn, 0 fail, 0 error, 2 not_applicable"."""
+        return ", ".join(f"{count} {verdict}" for verdict, count in self.summary().items())

@@ -21,7 +21,7 @@ from integrations.models import (
     HealthTransition,
     ProbeResult,
 )
-from integrations.services.bulk_sql import column_arrays, unnest_source
+from integrations.services.bulk_sql import column_arrays, field_columns, unnest_source
 from integrations.services.health import Transition, health_apply, next_probe_at
 from integrations.services.probes import ProbeOutcome
 from integrations.services.rollups import rollups_add
@@ -126,7 +126,7 @@ def _health_save(rows: list[EndpointHealth]) -> None:
 
 
 def _unnest_update_sql(table: str, fields: list[Any]) -> str:
-    columns = [(f.column, f.db_type(connection)) for f in fields] + [("endpoint_id", "bigint")]
+    columns = [*field_columns(EndpointHealth, [f.name for f in fields]), ("endpoint_id", "bigint")]
     assignments = ", ".join(f"{f.column} = v.{f.column}" for f in fields)
     # Identifiers come from the model's metadata; every value is a parameter.
     return (

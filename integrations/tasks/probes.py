@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from integrations.services.dispatch import health_rows_ensure, probes_claim, slots_batched
+from integrations.services.dispatch import (
+    Slot,
+    health_rows_ensure,
+    probes_claim,
+    slots_batched,
+)
 from integrations.services.probe_runs import probe_batch_run
 
 
@@ -17,9 +24,16 @@ def probe_dispatch_task() -> int:
     """Claim every due endpoint and send them out in batches."""
     health_rows_ensure()
     slots = probes_claim()
-    for batch in slots_batched(slots, settings.PROBE_BATCH_SIZE):
-        probe_batch_task.delay([[s.endpoint_id, s.due_at.isoformat()] for s in batch])
+    probe_batches_send(slots)
     return len(slots)
+
+
+def probe_batches_send(slots: Sequence[Slot], *, connection: Any = None) -> None:
+    """Queue the claimed slots as batch tasks: [endpoint id, due time] pairs, nothing else."""
+    for batch in slots_batched(list(slots), settings.PROBE_BATCH_SIZE):
+        probe_batch_task.apply_async(
+            args=[[[s.endpoint_id, s.due_at.isoformat()] for s in batch]], connection=connection
+        )
 
 
 def _parse(slots: list[list[object]]) -> list[tuple[int, datetime]]:

@@ -140,4 +140,6 @@ def test_a_test_call_that_fails_at_the_token_step_is_stored_with_the_step(
     call = test_call_run(endpoint=demo_endpoint, test_user=None, actor=admin_user)
     assert not call.ok and call.status is None and call.error_code == "invalid_client"
     assert call.auth_steps[0]["outcome"] == "failed"
+    refused = call.auth_steps[0]["exchange"]  # the refused token request, shown redacted
+    assert refused["response"]["status"] == 401 and "invalid_client" in refused["response"]["body"]
     assert "demo-client-secret" not in json.dumps(call.auth_steps)

@@ -26,8 +26,8 @@ from integrations.models import (
     ProbeResult,
 )
 from integrations.services.alerts import alerts_deliver
-from integrations.services.dispatch import health_rows_ensure, probes_claim, slots_batched
-from integrations.tasks.probes import probe_batch_task
+from integrations.services.dispatch import health_rows_ensure, probes_claim
+from integrations.tasks.probes import probe_batches_send
 from portal.celery import app as celery_app
 from tests.integrations import celery_processes as procs
 from tests.integrations.webhook_receiver import WebhookReceiver
@@ -238,14 +238,11 @@ def test_task_messages_in_redis_carry_ids_never_secrets(
             30,
             "beat's dispatch tick queued in Redis",
         )
-    # What a worker's dispatch tick sends, sent here so no worker consumes it before it is read.
+    # What a worker's dispatch tick does, done here so no worker consumes the batches
+    # before they are read.
     health_rows_ensure()
-    slots = probes_claim()
     with celery_app.connection_for_write(procs.REDIS_URL) as conn:
-        for batch in slots_batched(slots, 50):
-            probe_batch_task.apply_async(
-                args=[[[s.endpoint_id, s.due_at.isoformat()] for s in batch]], connection=conn
-            )
+        probe_batches_send(probes_claim(), connection=conn)
     texts = _redis_texts(broker)
     assert [t for t in texts if "probe_batch_task" in t]
     assert any(f"[{demo_endpoint.pk}, " in t for t in texts)  # the message holds the id

@@ -217,4 +217,5 @@ def test_run_readiness_report_needs_the_engineer_role_and_post(
     assert not ReadinessReport.objects.exists()
     response = client.post(url, follow=True)
     assert response.redirect_chain[-1][0] == "/customers/demo-bank/uat/"
-    assert "Readiness report for" in response.content.decode()
+    report = ReadinessReport.objects.get()
+    assert f"Readiness report for UAT: {report.pass_count} pass, " in response.content.decode()
