@@ -91,6 +91,9 @@ class HourlyRollup(models.Model):
     fail_connect = models.PositiveIntegerField(default=0)
     fail_tls = models.PositiveIntegerField(default=0)
     fail_timeout = models.PositiveIntegerField(default=0)
+    fail_blocked = models.PositiveIntegerField(default=0)
+    fail_too_large = models.PositiveIntegerField(default=0)
+    fail_malformed = models.PositiveIntegerField(default=0)
     fail_auth = models.PositiveIntegerField(default=0)
     fail_http_4xx = models.PositiveIntegerField(default=0)
     fail_http_5xx = models.PositiveIntegerField(default=0)
@@ -129,6 +132,9 @@ FAILURE_FIELDS = {
     "connect": "fail_connect",
     "tls": "fail_tls",
     "timeout": "fail_timeout",
+    "blocked": "fail_blocked",
+    "too_large": "fail_too_large",
+    "malformed": "fail_malformed",
     "auth": "fail_auth",
     "http_4xx": "fail_http_4xx",
     "http_5xx": "fail_http_5xx",

@@ -47,14 +47,8 @@ from integrations.services.tokens import AuthStepFailed
 
 logger = logging.getLogger(__name__)
 
-_OUTBOUND_CLASSES = {
-    "dns": ErrorClass.DNS,
-    "connect": ErrorClass.CONNECT,
-    "tls": ErrorClass.TLS,
-    "timeout": ErrorClass.TIMEOUT,
-    "http_4xx": ErrorClass.HTTP_4XX,
-    "http_5xx": ErrorClass.HTTP_5XX,
-}
+# Every class of the outbound edge has a probe class of the same value.
+_OUTBOUND_CLASSES = {value: ErrorClass(value) for value in ErrorClass.values}
 
 
 @dataclass
