@@ -8,6 +8,7 @@ while the socket goes to the address the policy approved.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from http.cookiejar import DefaultCookiePolicy
@@ -19,6 +20,11 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from integrations.outbound.deadline import register
+
+# urllib3 logs request lines (DEBUG) and unparsable response heads (WARNING) with the
+# whole URL, query and all; customers' queries can carry API keys, and LOG_LEVEL may be
+# DEBUG. Failures still reach the caller as typed errors with safe messages.
+logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 class _WatchedHTTPConnection(HTTPConnection):

@@ -21,14 +21,16 @@ import requests
 from urllib3 import exceptions as u3
 
 from integrations.outbound.deadline import CallWatch, watching
-from integrations.outbound.errors import (
-    InvalidRequest,
-    OutboundError,
-    TooManyRedirects,
-    UpstreamTooLarge,
-)
+from integrations.outbound.errors import InvalidRequest, OutboundError
 from integrations.outbound.exchange import Exchange, OutboundRequest, RedirectHop, SentRequest
-from integrations.outbound.failures import deadline_exceeded, map_exception
+from integrations.outbound.failures import (
+    bad_framing,
+    content_length_invalid,
+    deadline_exceeded,
+    map_exception,
+    too_large,
+    too_many_redirects,
+)
 from integrations.outbound.policy import Destination, OutboundPolicy
 from integrations.outbound.redirects import REDIRECT_STATUSES, next_hop_headers, redirected_method
 from integrations.outbound.session import session_for_thread
@@ -102,7 +104,9 @@ def _read_capped(response: requests.Response, limit: int) -> tuple[bytes, int, b
     for chunk in response.raw.stream(CHUNK_BYTES, decode_content=True):
         buffer += chunk
         if len(buffer) > limit:
-            return bytes(buffer[:limit]), len(buffer), False
+            received = len(buffer)
+            del buffer[limit:]  # in place: one copy of the capped body, not two
+            return bytes(buffer), received, False
     return bytes(buffer), len(buffer), True
 
 
@@ -175,7 +179,7 @@ class _Call:
                 destination, body = following, body if keep_body else None
 
     def _ms(self) -> float:
-        return (time.monotonic() - self.started) * 1000
+        return round((time.monotonic() - self.started) * 1000, 2)
 
     def _fail(
         self, error: BaseException, destination: Destination, watch: CallWatch
@@ -231,17 +235,16 @@ class _Call:
         return location
 
     def _check_hop_budget(self) -> None:
-        limit = self.limits.max_redirects
-        if len(self.hops) > limit:
-            raise TooManyRedirects(
-                f"{self.request.url.split('?', 1)[0]} redirected more than {limit} times; "
-                "check the base URL (http vs https, trailing slash) or raise the limit",
-                limit=limit,
-            )
+        if len(self.hops) > self.limits.max_redirects:
+            raise too_many_redirects(self.request.url, self.limits.max_redirects)
 
     def _finish(
         self, response: requests.Response, destination: Destination, watch: CallWatch
     ) -> Exchange:
+        if content_length_invalid(response.raw.headers.getlist("Content-Length")):
+            # http.client would read such a body to EOF; the aiohttp client refuses it.
+            response.close()
+            raise bad_framing(destination)
         try:
             data, received, complete = _read_capped(response, self.limits.max_bytes)
         except _WIRE_ERRORS as error:
@@ -257,22 +260,9 @@ class _Call:
             response.close()
         exchange = self._exchange(response, data, truncated=not complete)
         if not complete:
-            raise self._too_large(destination, received, exchange)
+            limit = self.limits.max_bytes
+            raise too_large(destination, limit=limit, received=received, exchange=exchange)
         return exchange.raise_for_status() if self.request.raise_for_status else exchange
-
-    def _too_large(
-        self, destination: Destination, received: int, exchange: Exchange
-    ) -> OutboundError:
-        limit = self.limits.max_bytes
-        declared = exchange.header("Content-Length")
-        seen = f"it declared {declared} bytes" if received == 0 else f"read {received} bytes"
-        return UpstreamTooLarge(
-            f"the response from {destination.netloc} exceeds the {limit}-byte cap ({seen}); "
-            "ask for a smaller response or raise the cap for this endpoint",
-            limit=limit,
-            received=received,
-            exchange=exchange,
-        )
 
     def _exchange(
         self, response: requests.Response | None = None, body: bytes = b"", truncated: bool = False

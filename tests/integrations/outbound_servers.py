@@ -9,6 +9,7 @@ request heads, TLS server names.
 from __future__ import annotations
 
 import datetime
+import functools
 import gzip
 import ipaddress
 import socket
@@ -16,6 +17,7 @@ import ssl
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +53,62 @@ Handler = Callable[[socket.socket, Received, "HostileServer"], bool]
 """Answers one request; returns whether to keep the connection open for another."""
 
 
+class _Listener:
+    """A loopback listener running ``serve`` per connection in threads it can stop.
+
+    ``close`` shuts the listener and every live connection down, which wakes any
+    thread blocked on them, then joins all threads: a test's finaliser leaves
+    nothing running behind it, whatever the handler was doing.
+    """
+
+    def __init__(self, host: str, serve: Callable[[socket.socket], None], backlog: int) -> None:
+        self.sock = socket.create_server((host, 0), backlog=backlog)
+        self.port: int = self.sock.getsockname()[1]
+        self._serve = serve
+        self._lock = threading.Lock()
+        self._live: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._start(self._accept_loop)
+
+    def swap(self, old: socket.socket, new: socket.socket) -> None:
+        """``new`` replaces ``old`` as the live socket (TLS wraps detach the plain one)."""
+        with self._lock:
+            self._live = [new if conn is old else conn for conn in self._live]
+
+    def forget(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._live = [live for live in self._live if live is not conn]
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            sockets, threads = [self.sock, *self._live], list(self._threads)
+        for sock in sockets:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # wakes accept() and recv()
+            except OSError:
+                pass  # not connected, or already closed by its thread
+        self.sock.close()
+        end = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, end - time.monotonic()))
+
+    def _start(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._live.append(conn)
+            self._start(self._serve, conn)
+
+
 @dataclass
 class HostileServer:
     handler: Handler
@@ -64,12 +122,10 @@ class HostileServer:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._listener = socket.create_server((self.host, 0), backlog=64)
-        self.port = self._listener.getsockname()[1]
-        self._stopped = threading.Event()
         if self.tls is not None:
             self.tls.sni_callback = self._record_sni
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        self._listener = _Listener(self.host, self._serve, backlog=64)
+        self.port = self._listener.port
 
     def url(self, path: str = "/", *, host: str | None = None, scheme: str = "http") -> str:
         return f"{scheme}://{host or self.host}:{self.port}{path}"
@@ -79,7 +135,6 @@ class HostileServer:
         return f"{self.host}:{self.port}"
 
     def close(self) -> None:
-        self._stopped.set()
         self._listener.close()
 
     def wait_until_disconnected(self, timeout: float = 3.0) -> bool:
@@ -91,22 +146,14 @@ class HostileServer:
     def _record_sni(self, _sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
         self.server_names.append(name)
 
-    def _accept_loop(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.accepted += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
     def _serve(self, conn: socket.socket) -> None:
         with self._lock:
+            self.accepted += 1
             self.open_connections += 1
         try:
             if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
+                plain, conn = conn, self.tls.wrap_socket(conn, server_side=True)
+                self._listener.swap(plain, conn)
             reader = conn.makefile("rb")
             while (request := read_request(reader)) is not None:
                 self.requests.append(request)
@@ -117,6 +164,7 @@ class HostileServer:
         finally:
             with self._lock:
                 self.open_connections -= 1
+            self._listener.forget(conn)
             conn.close()
 
 
@@ -272,6 +320,164 @@ def redirect_to_query(conn: socket.socket, request: Received, server: HostileSer
 
 def redirect_loop(conn: socket.socket, request: Received, server: HostileServer) -> bool:
     return respond(conn, 302, b"", Location=f"/loop/{len(server.requests)}")
+
+
+def unavailable(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+    return respond(conn, 503, b"down for maintenance", Retry_After="30")
+
+
+def silence(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+    """Reads the request, then says nothing until the client hangs up."""
+    while conn.recv(65536):
+        pass
+    return False
+
+
+def non_http_banner(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+    """What a client sees when the configured port is some other service's."""
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6 not-http\r\n")
+    return False
+
+
+def _head_with(status: int, *lines: str) -> bytes:
+    return head(status).replace(b"\r\n\r\n", ("".join(f"\r\n{x}" for x in lines)).encode()) + (
+        b"\r\n\r\n"
+    )
+
+
+def length_over_body(*, then_close: bool) -> Handler:
+    """Declares 1000 bytes, sends 10, then hangs up or stays silent."""
+
+    def handler(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+        conn.sendall(head(200, {"Content-Length": "1000"}) + b"0123456789")
+        return False if then_close else silence(conn, request, server)
+
+    return handler
+
+
+def negative_length(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+    conn.sendall(_head_with(200, "Content-Length: -1") + b"hello")
+    return False
+
+
+def conflicting_lengths(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+    conn.sendall(_head_with(200, "Content-Length: 5", "Content-Length: 7") + b"hello12")
+    return False
+
+
+def garbled_header(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nthis line has no colon\r\nContent-Length: 0\r\n\r\n")
+    return False
+
+
+def bad_gzip(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+    return respond(conn, 200, b"\x1f\x8b this is not gzip data", Content_Encoding="gzip")
+
+
+MIB = 1024 * 1024
+
+
+@functools.cache
+def zero_bomb(decoded: int, encoding: str) -> bytes:
+    """A gzip or zlib ("deflate") body that decodes to ``decoded`` zero bytes.
+
+    Built in milliseconds rather than by compressing a GiB: after a full flush the
+    compressor has no history, so every MiB of zeros compresses to the same bytes.
+    """
+    block = b"\0" * MIB
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    raw = piece * (decoded // MIB) + compressor.flush()
+    if encoding == "deflate":
+        adler = ((decoded % 65521) << 16) | 1  # adler32 of zeros: a stays 1, b counts bytes
+        return b"\x78\xda" + raw + struct.pack(">I", adler)
+    crc = functools.reduce(lambda c, _: zlib.crc32(block, c), range(decoded // MIB), 0)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + raw + struct.pack("<II", crc, decoded & 0xFFFFFFFF)
+
+
+def compression_bomb(encoding: str, decoded: int = 1024 * MIB) -> Handler:
+    """About 1 MB on the wire, ``decoded`` bytes once decoded; chunked, so that only
+    decoding (not a declared length) can tell the client how big it is."""
+    payload = zero_bomb(decoded, encoding)
+
+    def handler(conn: socket.socket, request: Received, server: HostileServer) -> bool:
+        conn.sendall(head(200, {"Transfer-Encoding": "chunked", "Content-Encoding": encoding}))
+        for start in range(0, len(payload), 16384):
+            piece = payload[start : start + 16384]
+            conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            server.bytes_sent += len(piece)
+        conn.sendall(b"0\r\n\r\n")
+        return True
+
+    return handler
+
+
+@dataclass
+class RawServer:
+    """A listener that runs ``script`` on each accepted socket before any HTTP is read."""
+
+    script: Callable[[socket.socket], None]
+    host: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        self._listener = _Listener(self.host, self._serve, backlog=16)
+        self.port = self._listener.port
+
+    def url(self, path: str = "/", *, scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.port}{path}"
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self.script(conn)
+        except OSError:
+            pass  # the client hung up: what the scripts provoke
+        finally:
+            self._listener.forget(conn)
+            conn.close()
+
+
+def tls_handshake_alert(conn: socket.socket) -> None:
+    """Reads the ClientHello and answers with a fatal handshake_failure alert."""
+    conn.recv(65536)
+    conn.sendall(b"\x15\x03\x03\x00\x02\x02\x28")
+
+
+@contextmanager
+def full_accept_queue(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port whose listener never accepts and whose backlog is already full.
+
+    The kernel then drops further SYNs, so a connect() hangs until its timeout:
+    the closest local stand-in for a firewall that silently drops packets.
+    """
+    listener = socket.create_server((host, 0), backlog=0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(3)]
+    try:
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex((host, port))
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+@contextmanager
+def raw_serving(script: Callable[[socket.socket], None]) -> Iterator[RawServer]:
+    server = RawServer(script)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from integrations.outbound import (
     ErrorClass,
     InvalidRequest,
     MalformedResponse,
+    OutboundError,
     OutboundPolicy,
     OutboundRequest,
     TlsFailure,
@@ -31,12 +33,17 @@ from integrations.outbound import (
 from integrations.outbound.transport import CHUNK_BYTES
 from tests.integrations.outbound_servers import (
     HostileServer,
+    bad_gzip,
     body_of,
+    conflicting_lengths,
     endless_body,
+    garbled_header,
     gzip_bomb,
     html_bad_gateway,
     make_tls,
     malformed_json,
+    negative_length,
+    non_http_banner,
     ok_json,
     rate_limited,
     recording_connects,
@@ -379,3 +386,53 @@ def test_untrusted_certificate_is_a_tls_failure_unless_verification_is_off(tls_s
     with pytest.warns(Warning):  # urllib3 warns about every unverified request
         exchange = send(OutboundRequest("GET", url, verify_tls=False), policy=policy)
     assert exchange.status == 200
+
+
+# --- answers that are not usable HTTP -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("handler", "words"),
+    [
+        (non_http_banner, "did not answer HTTP"),
+        (negative_length, "Content-Length"),
+        (conflicting_lengths, "Content-Length"),
+        (bad_gzip, "Content-Encoding"),
+    ],
+    ids=["non-http", "negative-length", "conflicting-lengths", "bad-gzip"],
+)
+def test_a_reply_that_is_not_usable_http_is_a_malformed_response(healthy, handler, words):
+    with serving(handler) as server:
+        with pytest.raises(MalformedResponse, match=words) as caught:
+            send(OutboundRequest("GET", server.url("/x?key=s3cret")), policy=policy_for(server))
+    error = caught.value
+    assert classify_error(error) is ErrorClass.MALFORMED
+    assert "s3cret" not in error.message and "OpenSSH" not in error.message
+    assert error.exchange is not None and error.exchange.request.url.endswith("/x?key=s3cret")
+    assert_still_healthy(healthy)
+
+
+def test_timings_are_rounded_to_hundredths_of_a_millisecond(healthy):
+    exchange = send(OutboundRequest("GET", healthy.url()), policy=policy_for(healthy))
+    assert exchange.elapsed_ms == round(exchange.elapsed_ms, 2)
+    assert exchange.ttfb_ms == round(exchange.ttfb_ms, 2)
+
+
+def test_a_declared_length_over_the_cap_keeps_the_status_on_the_error():
+    with serving(body_of(5 * MIB, declare_length=True)) as server:
+        with pytest.raises(UpstreamTooLarge) as caught:
+            send(
+                OutboundRequest("GET", server.url()),
+                policy=policy_for(server, max_response_bytes=MIB),
+            )
+    assert caught.value.exchange is not None and caught.value.exchange.status == 200
+
+
+def test_no_request_url_reaches_the_logs_even_at_debug_level(caplog):
+    with serving(garbled_header) as server, caplog.at_level(logging.DEBUG):
+        try:
+            send(OutboundRequest("GET", server.url("/x?api_key=s3cret")), policy=policy_for(server))
+        except OutboundError:
+            pass  # which error does not matter here: only what reached the logs
+    assert server.requests, "the request reached the server"
+    assert "s3cret" not in caplog.text
