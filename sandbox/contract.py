@@ -24,6 +24,7 @@ from sandbox.state import SandboxState
 # RFC 6749 5.1/5.2: token responses and their errors must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 SESSION_COOKIE = "session"
+LOGGED_IN_PAGE = b"<!DOCTYPE html><html><body><p>You are signed in.</p></body></html>\n"
 
 
 def same(given: str, expected: str) -> bool:
@@ -60,7 +61,7 @@ def customer_authenticate(state: SandboxState, request: Request, faults: Faults)
         exp_skew_s=faults.jwt_exp_skew_s,
         unsigned=faults.jwt_alg_none,
     )
-    return login_response(token, faults)
+    return login_response(state, token, faults)
 
 
 def email_of(username: str) -> str:
@@ -82,7 +83,7 @@ def customer_subject(state: SandboxState, username: str, faults: Faults) -> str 
     return subject
 
 
-def login_response(token: str, faults: Faults) -> Response:
+def login_response(state: SandboxState, token: str, faults: Faults) -> Response:
     """The guide's login answer; in cookie mode the JWT travels as a session cookie instead."""
     payload = {"issued_at": epoch_ms(), "JWT": token, "expires_in": str(faults.token_lifetime_s)}
     if faults.omit_expires_in:
@@ -90,7 +91,13 @@ def login_response(token: str, faults: Faults) -> Response:
     if faults.auth_mode != "cookie":
         return json_response(200, payload, NO_STORE)
     del payload["JWT"]
-    cookie = f"{SESSION_COOKIE}={token}; Path=/; HttpOnly"
+    value = state.session_open(token) if faults.session_cookie == "opaque" else token
+    cookie = f"{SESSION_COOKIE}={value}; Path=/; HttpOnly"
+    if faults.login_html:
+        # A web login: a page for the browser, the session's lifetime in the cookie.
+        cookie += f"; Max-Age={faults.token_lifetime_s}"
+        headers = {**NO_STORE, "Content-Type": "text/html; charset=utf-8", "Set-Cookie": cookie}
+        return Response(200, headers, LOGGED_IN_PAGE)
     return json_response(200, payload, {**NO_STORE, "Set-Cookie": cookie})
 
 
@@ -194,15 +201,16 @@ def getprofile(state: SandboxState, request: Request, faults: Faults) -> Respons
     if refusal is not None:
         return refusal
     try:
-        username = customer_username(state, request, faults)
+        username, subject = customer_identity(state, request, faults)
     except CredentialError as error:
         if not faults.skips("customer_auth"):
             return error_response(401, "invalid_customer_auth", str(error))
         username = state.first_username()
+        subject = customer_id(username=username, signing_key=state.config.signing_key)
     refusal = check_media_type(request)
     if refusal is not None:
         return refusal
-    subject = customer_id(username=username, signing_key=state.config.signing_key)
+    # The profile names the customer the credential resolves to, as a real API would.
     profile = profile_for(username=username, customer_id=subject)
     return misbehaviour.business_answer(profile, faults, state.stopping)
 
@@ -238,9 +246,9 @@ def check_api_key(state: SandboxState, request: Request, faults: Faults) -> Resp
     return None
 
 
-def customer_username(state: SandboxState, request: Request, faults: Faults) -> str:
-    """The test user named by the customer JWT (header, or session cookie in cookie mode)."""
-    token = customer_token(request, faults)
+def customer_identity(state: SandboxState, request: Request, faults: Faults) -> tuple[str, str]:
+    """The test user and the ``sub`` named by the customer JWT (header, or session cookie)."""
+    token = customer_token(state, request, faults)
     subject = jwt_subject(
         token=token, signing_key=state.config.signing_key, allow_unsigned=faults.jwt_alg_none
     )
@@ -249,10 +257,10 @@ def customer_username(state: SandboxState, request: Request, faults: Faults) -> 
         raise CredentialError("the customer JWT names a customer this server does not know")
     if faults.rejects("customer_auth"):
         raise CredentialError("the customer JWT was refused (sandbox reject knob)")
-    return username
+    return username, subject
 
 
-def customer_token(request: Request, faults: Faults) -> str:
+def customer_token(state: SandboxState, request: Request, faults: Faults) -> str:
     """Take the JWT from ``customer-auth: JWT <token>``, or the session cookie in cookie mode."""
     header = request.header("customer-auth")
     if header:
@@ -262,10 +270,20 @@ def customer_token(request: Request, faults: Faults) -> str:
         return token.strip()
     if faults.auth_mode == "cookie":
         cookie = request.cookie(SESSION_COOKIE)
+        if cookie and faults.session_cookie == "opaque":
+            return session_jwt(state, cookie)
         if cookie:
             return cookie
         raise CredentialError("the session cookie (or a customer-auth header) is missing")
     raise CredentialError("the customer-auth header is missing; send 'customer-auth: JWT <token>'")
+
+
+def session_jwt(state: SandboxState, session_id: str) -> str:
+    """The JWT behind an opaque session id; an id this server never issued is refused."""
+    token = state.session_token(session_id)
+    if token is None:
+        raise CredentialError("the session cookie names no session this server knows")
+    return token
 
 
 def check_media_type(request: Request) -> Response | None:

@@ -6,14 +6,16 @@ add one field with ``knob(parser, "what it does")``; the HTTP control route, the
 ``SANDBOX_FAULTS`` variable and ``RunningSandbox.set_faults`` pick it up from there.
 
 Faults on the business route (``/account/getprofile``) come in two groups. *Gateway* faults
-(``reset_connection``, ``html_error``, ``status_429_retry_after``, ``redirect_to``,
-``error_rate``) act before any credential check, as a proxy in front of the API would. *Body*
-faults (``endless_body``, ``oversized_body_bytes``, ``malformed_json``, ``drip_bytes_per_s``)
-shape the answer to an otherwise successful, fully authenticated call.
+(``reset_connection``, ``html_error``, ``html_ok``, ``status_429_retry_after``,
+``redirect_to``, ``error_rate``) act before any credential check, as a proxy in front of
+the API would. *Body* faults (``endless_body``, ``oversized_body_bytes``, ``malformed_json``,
+``drip_bytes_per_s``) shape the answer to an otherwise successful, fully authenticated call.
 
 *Contract* faults (``jwt_pii``, ``identity_per_login``, ``shared_identity``, ``jwt_alg_none``,
 ``omit_expires_in``, ``jwt_exp_skew_s``, ``accept_missing``, ``token_endpoint_lenient``) break
 one requirement of the guide each, so the portal's readiness report can be shown failing.
+*Customer shape* knobs (``session_cookie``, ``login_html``) make cookie mode look like a web
+login that differs from the guide: a random session id, an HTML answer with the cookie.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ BUSINESS_CREDENTIALS = ("bearer", "api_key", "customer_auth")
 JWT_PII_MODES = ("email", "sub")
 # How ``token_endpoint_lenient`` answers a wrong client secret.
 LENIENT_TOKEN_ANSWERS = ("token", "500")
+# What the session cookie of cookie mode carries: the JWT itself, or a random session id.
+SESSION_COOKIE_STYLES = ("jwt", "opaque")
 
 
 class KnobError(ValueError):
@@ -162,6 +166,19 @@ class Faults:
     auth_mode: str = field(
         default="token", metadata=knob(choice(*AUTH_MODES), "token: JWT; cookie: session cookie")
     )
+    session_cookie: str = field(
+        default="jwt",
+        metadata=knob(
+            choice(*SESSION_COOKIE_STYLES),
+            "cookie mode: the cookie is the JWT, or an opaque random session id (opaque)",
+        ),
+    )
+    login_html: bool = field(
+        default=False,
+        metadata=knob(
+            boolean, "cookie mode: the login answers an HTML page, its expiry in the cookie Max-Age"
+        ),
+    )
     reject: tuple[str, ...] = field(
         default=(), metadata=knob(credential_names, "credentials refused even when right")
     )
@@ -173,6 +190,10 @@ class Faults:
     )
     html_error: bool = field(
         default=False, metadata=knob(boolean, "business route answers 502 with an HTML page")
+    )
+    html_ok: bool = field(
+        default=False,
+        metadata=knob(boolean, "business route answers 200 with an HTML sign-in page"),
     )
     reset_connection: bool = field(
         default=False, metadata=knob(boolean, "business route drops the connection unanswered")

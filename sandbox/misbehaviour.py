@@ -23,6 +23,12 @@ HTML_ERROR_PAGE = b"""<!DOCTYPE html>
 <hr><address>sandbox-proxy</address></body></html>
 """
 
+# A sign-in wall in front of the API: a 200 that is not the API's answer at all.
+HTML_SIGN_IN_PAGE = b"""<!DOCTYPE html>
+<html><head><title>Sign in</title></head>
+<body><h1>Please sign in</h1><form method="post" action="/login"></form></body></html>
+"""
+
 
 def gateway_fault(faults: Faults) -> Response | None:
     """The answer a misbehaving proxy in front of the API would give, or None."""
@@ -30,6 +36,8 @@ def gateway_fault(faults: Faults) -> Response | None:
         return Response(0, abort=True)
     if faults.html_error:
         return Response(502, {"Content-Type": "text/html; charset=utf-8"}, HTML_ERROR_PAGE)
+    if faults.html_ok:
+        return Response(200, {"Content-Type": "text/html; charset=utf-8"}, HTML_SIGN_IN_PAGE)
     if faults.status_429_retry_after is not None:
         retry_after = str(faults.status_429_retry_after)
         description = f"too many requests; retry after {retry_after} seconds"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -31,6 +32,8 @@ class SandboxState:
         }
         # Subjects issued under fault knobs (per-login or PII subjects), forgotten on reset.
         self._issued_subjects: dict[str, str] = {}
+        # Opaque session ids of cookie mode and the JWT each stands for, forgotten on reset.
+        self._sessions: dict[str, str] = {}
 
     @property
     def faults(self) -> Faults:
@@ -50,6 +53,7 @@ class SandboxState:
             self._faults = Faults.from_config(self.config)
             self._counts.clear()
             self._issued_subjects.clear()
+            self._sessions.clear()
         self.tokens.clear()
 
     def count(self, name: str) -> None:
@@ -66,6 +70,18 @@ class SandboxState:
         """Record a subject issued for ``username`` outside the usual derivation."""
         with self._lock:
             self._issued_subjects[subject] = username
+
+    def session_open(self, token: str) -> str:
+        """A new random session id standing for ``token`` (opaque session cookies)."""
+        session_id = secrets.token_urlsafe(24)
+        with self._lock:
+            self._sessions[session_id] = token
+        return session_id
+
+    def session_token(self, session_id: str) -> str | None:
+        """The JWT an opaque session id stands for, if the server issued it."""
+        with self._lock:
+            return self._sessions.get(session_id)
 
     def username_for(self, subject: str) -> str | None:
         """The test user a JWT ``sub`` belongs to, if any."""

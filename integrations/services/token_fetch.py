@@ -59,13 +59,19 @@ def _token_request(client: OAuthClient, secret: str) -> tuple[str, dict[str, str
     return _with_grant_in_query(url), fields, {}
 
 
-def _json_payload(exchange: Exchange, *, what: str) -> dict[str, Any]:
-    """The JSON object of a token response, or the typed error it stands for."""
+def _json_payload(exchange: Exchange, *, what: str, body_optional: bool = False) -> dict[str, Any]:
+    """The JSON object of a token response, or the typed error it stands for.
+
+    ``body_optional``: a 2xx answer that is not JSON stands for an empty object (a
+    cookie login carries its credential in Set-Cookie; its body may be a web page).
+    """
     status = exchange.status or 0
     payload: Any = None
     try:
         payload = exchange.json()
     except MalformedResponse:
+        if 200 <= status < 300 and body_optional:
+            return {}
         if 200 <= status < 300:
             raise
     if 400 <= status < 500 and isinstance(payload, dict) and isinstance(payload.get("error"), str):
@@ -128,8 +134,11 @@ def user_session_fetch(*, test_user: TestUser) -> Fetched:
         url=auth.environment.absolute_url(auth.authenticate_url),
         fields=fields,
     )
-    payload = _json_payload(exchange, what="customer authentication endpoint")
-    if auth.mode == CustomerAuthMode.COOKIE:
+    cookie_mode = auth.mode == CustomerAuthMode.COOKIE
+    payload = _json_payload(
+        exchange, what="customer authentication endpoint", body_optional=cookie_mode
+    )
+    if cookie_mode:
         return _cookie_session(auth, payload, exchange, sent_at)
     token = require_string_field(payload, auth.token_field)
     expiry = compute_expiry(
@@ -148,7 +157,9 @@ def _cookie_session(
     morsel = _find_cookie(exchange, auth.cookie_name)
     if morsel is None or not morsel.value:
         raise TokenResponseError(
-            f"The customer authentication response set no '{auth.cookie_name}' cookie.",
+            f"The customer authentication answer of {_url_shown(exchange)} "
+            f"({exchange.status}, {exchange.content_type or 'no content type'}) "
+            f"set no '{auth.cookie_name}' cookie.",
             code="missing_cookie",
             field=auth.cookie_name,
         )
@@ -166,6 +177,11 @@ def _cookie_session(
         )
     extra = {"kind": TokenKind.COOKIE, "cookie_name": auth.cookie_name}
     return _fetched(morsel.value, expiry, exchange, extra)
+
+
+def _url_shown(exchange: Exchange) -> str:
+    # Outbound messages never carry a query (it may hold a secret): the same here.
+    return exchange.request.url.split("?", 1)[0]
 
 
 def _find_cookie(exchange: Exchange, name: str) -> Any:

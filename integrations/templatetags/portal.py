@@ -24,24 +24,40 @@ def _missing(value: object) -> bool:
     return value is None or value == ""
 
 
-@register.filter
-def seconds(value: Any) -> str:
-    """3725 → "1h 02m"; a negative value is how long ago it passed."""
-    if _missing(value):
-        return "—"
-    total = abs(int(value))
+def _duration(total: int) -> str:
+    """3725 → "1h 02m": the two largest units, for a table cell."""
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        text = f"{days}d {hours:02d}h"
-    elif hours:
-        text = f"{hours}h {minutes:02d}m"
-    elif minutes:
-        text = f"{minutes}m {secs:02d}s"
-    else:
-        text = f"{secs}s"
-    return f"expired {text} ago" if value < 0 else text
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+@register.filter
+def expiry(value: Any) -> str:
+    """Seconds left until an expiry: 3725 → "in 1h 02m"; a negative value → "expired 4s ago".
+
+    Each filter words the whole phrase, so a template never puts "in" in front of a
+    time that has passed.
+    """
+    if _missing(value):
+        return "—"
+    text = _duration(abs(int(value)))
+    return f"expired {text} ago" if value < 0 else f"in {text}"
+
+
+@register.filter
+def due_in(value: Any) -> str:
+    """Seconds until something scheduled: 3725 → "in 1h 02m"; negative → "overdue by 4s"."""
+    if _missing(value):
+        return "—"
+    text = _duration(abs(int(value)))
+    return f"overdue by {text}" if value < 0 else f"in {text}"
 
 
 @register.filter
@@ -62,7 +78,7 @@ def percent(ratio: Any) -> str:
 
 @register.filter
 def until(moment: Any, now: Any) -> float | None:
-    """Seconds from ``now`` to ``moment`` (both datetimes), for the ``seconds`` filter."""
+    """Seconds from ``now`` to ``moment`` (both datetimes), for ``expiry`` and ``due_in``."""
     if _missing(moment) or _missing(now):
         return None
     return float((moment - now).total_seconds())

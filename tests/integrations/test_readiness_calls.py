@@ -125,6 +125,19 @@ def test_complete_call_fails_when_the_endpoint_refuses_it(
     assert result["verdict"] == "fail" and "403, not 200" in result["message"]
 
 
+def test_complete_call_answered_by_an_html_page_warns_saying_so_with_its_start(
+    demo_endpoint: Endpoint, sandbox: Any
+) -> None:
+    sandbox.set_faults(html_ok=True)
+    result = one(demo_endpoint.environment, "endpoint.accepts_complete_call")
+    assert result["verdict"] == "warn"
+    assert result["message"].startswith(
+        "The complete call is answered 200, but the 200 answer is an HTML page (text/html), "
+        "not JSON; it begins: <!DOCTYPE html> <html><head><title>Sign in</title>"
+    )
+    assert "sign-in page" in result["fix"]
+
+
 def test_endpoint_checks_fail_clearly_when_no_token_can_be_had(
     demo_endpoint: Endpoint, sandbox: Any
 ) -> None:

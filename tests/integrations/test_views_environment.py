@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from integrations.choices import HealthState
 from integrations.dashboards.charts import latency_chart
 from integrations.dashboards.selectors import endpoints_uptimes, recent_failures
 from integrations.models import (
+    AccessToken,
     Endpoint,
     EndpointHealth,
     HealthTransition,
@@ -21,12 +23,14 @@ from integrations.models import (
     ReadinessReport,
 )
 from integrations.services.rollups import hour_of
+from integrations.services.tokens import access_token_get
 from tests.factories import make_user
 from tests.integrations.dashboard_world import DashboardWorld, dashboard_world_build
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "/customers/acme/uat/"
+DEMO_PAGE = "/customers/demo-bank/uat/"
 
 
 @pytest.fixture
@@ -219,3 +223,46 @@ def test_run_readiness_report_needs_the_engineer_role_and_post(
     assert response.redirect_chain[-1][0] == "/customers/demo-bank/uat/"
     report = ReadinessReport.objects.get()
     assert f"Readiness report for UAT: {report.pass_count} pass, " in response.content.decode()
+
+
+def credential_row(html: str, name: str) -> str:
+    table = section(html, 'id="credentials-table"')
+    row = table[table.index(f"<code>{name}</code>") :]
+    return row[: row.index("</tr>")]
+
+
+def test_credentials_say_when_the_next_refresh_is_overdue_never_in_expired(
+    demo_endpoint: Endpoint, sandbox: Any, viewer: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.set_faults(token_lifetime_s=60)
+    assert demo_endpoint.oauth_client is not None
+    access_token_get(oauth_client=demo_endpoint.oauth_client)  # a real fetch from the sandbox
+    fresh = credential_row(viewer.get(DEMO_PAGE).content.decode(), "demo-client")
+    assert re.search(r'<td class="num">in \d+s</td>', fresh), fresh  # the token, still valid
+    assert re.search(r"<td>in \d+s</td>", fresh), fresh  # the next refresh, still ahead
+    token = AccessToken.objects.get(oauth_client=demo_endpoint.oauth_client)
+    later = token.expires_at + timedelta(seconds=4.5)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+    row = credential_row(viewer.get(DEMO_PAGE).content.decode(), "demo-client")
+
+    assert "expired 4s ago" in row  # the token column
+    assert re.search(r"<td>overdue by \d+s</td>", row), row  # the next refresh column
+    assert "in expired" not in row and "in overdue" not in row
+
+
+def test_a_probe_that_got_an_html_page_shows_it_was_html_with_its_first_bytes(
+    demo_endpoint: Endpoint, sandbox: Any, client: Client
+) -> None:
+    demo_endpoint.assertions = [{"type": "json_exists", "path": "customer"}]
+    demo_endpoint.save()
+    sandbox.set_faults(html_ok=True)
+    client.force_login(make_user("engineer"))
+
+    client.post("/customers/demo-bank/uat/endpoints/getprofile/probe/")
+    html = client.get(DEMO_PAGE).content.decode()
+
+    row = section(html, 'id="endpoints-table"')
+    assert "JSON field &#x27;customer&#x27; could not be checked" in row
+    assert "the 200 answer is an HTML page (text/html), not JSON" in row
+    assert "it begins: &lt;!DOCTYPE html&gt; &lt;html&gt;&lt;head&gt;&lt;title&gt;Sign in" in row

@@ -22,6 +22,7 @@ from integrations.services.readiness.evidence import (
     error_evidence,
     error_message,
 )
+from integrations.services.readiness.fixes import users_fix
 from integrations.services.readiness.results import Check, CheckResult, Verdict
 
 NO_AUTH = "The environment has no customer authentication configured."
@@ -33,7 +34,7 @@ def per_customer_auth(check: Check, ctx: ReadinessContext, judge: AuthJudge) -> 
     auths = ctx.customer_auths()
     if not auths:
         return [check.result(Verdict.NOT_APPLICABLE, message=NO_AUTH)]
-    return [judge(check, ctx, auth) for auth in auths]
+    return [check.named(judge(check, ctx, auth), auth) for auth in auths]
 
 
 def first_login(check: Check, ctx: ReadinessContext, auth: CustomerAuth) -> Login | CheckResult:
@@ -52,7 +53,7 @@ def _no_users(check: Check, auth: CustomerAuth) -> CheckResult:
         Verdict.FAIL,
         target=auth.name,
         message="No active test user is configured, so nothing could be checked.",
-        fix="Provide test user credentials for the customer_authenticate API.",
+        fix=users_fix(auth),
     )
 
 

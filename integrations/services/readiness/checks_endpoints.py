@@ -17,7 +17,10 @@ from integrations.choices import IdentifierLocation
 from integrations.errors import PortalError
 from integrations.models import Endpoint, TestUser
 from integrations.outbound import Exchange, OutboundError
+from integrations.services.assertions import body_kind, not_json_described
 from integrations.services.calls import prepare_request
+from integrations.services.exchanges import http_error
+from integrations.services.identifier import identifier_secrets
 from integrations.services.readiness.context import ReadinessContext
 from integrations.services.readiness.evidence import error_evidence, error_message
 from integrations.services.readiness.results import Check, CheckResult, Verdict
@@ -51,7 +54,7 @@ def per_endpoint(check: Check, ctx: ReadinessContext, judge: Judge) -> list[Chec
     endpoints = ctx.endpoints()
     if not endpoints:
         return [check.result(Verdict.NOT_APPLICABLE, message=NO_ENDPOINT)]
-    return [_guarded(check, ctx, endpoint, judge) for endpoint in endpoints]
+    return [check.named(_guarded(check, ctx, endpoint, judge), endpoint) for endpoint in endpoints]
 
 
 def _guarded(check: Check, ctx: ReadinessContext, endpoint: Endpoint, judge: Judge) -> CheckResult:
@@ -95,6 +98,8 @@ def credentials_fresh(ctx: ReadinessContext, endpoint: Endpoint) -> Credentials:
                 f"no login for {user.label} ({error_message(login.error)})"
             )
         session = Presented(login.fetched.value, login.fetched.extra.get("cookie_name", ""))
+        # A claim sent as the identifier ({claims.sub}) is hidden in evidence like the JWT.
+        ctx.remember(*identifier_secrets(endpoint=endpoint, token=session.value))
     return Credentials(bearer=bearer, session=session)
 
 
@@ -200,8 +205,18 @@ def _accepts_complete(check: Check, ctx: ReadinessContext, endpoint: Endpoint) -
     exchange = endpoint_send(ctx, endpoint, credentials_fresh(ctx, endpoint))
     evidence = {"exchange": exchange}
     expected = endpoint.expected_status
+    if exchange.status == expected and body_kind(exchange.body) == "an HTML page":
+        # A sign-in wall or a proxy page in front of the API answers 200 too.
+        described = not_json_described(exchange, secrets=ctx.secrets)
+        message = f"The complete call is answered {expected}, but {described}."
+        fix = "Answer the call with the API's JSON, not a web page (is a sign-in page in front?)."
+        return check.result(
+            Verdict.WARN, target=endpoint.slug, message=message, fix=fix, evidence=evidence
+        )
     if exchange.status == expected:
         message = f"The complete call is answered {expected}."
         return check.result(Verdict.PASS, target=endpoint.slug, message=message, evidence=evidence)
     message = f"The complete call is answered {exchange.status}, not {expected}."
+    # The same error code a probe and a test call store for this answer.
+    evidence = error_evidence(http_error(exchange))
     return check.result(Verdict.FAIL, target=endpoint.slug, message=message, evidence=evidence)

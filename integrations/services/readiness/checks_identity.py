@@ -4,24 +4,42 @@ The guide: the identifier is "the only piece of data ASAPP uses to identify user
 it must be unique per customer, stay the same when the customer returns, and carry
 no personal data ("hashed, encoded and/or encrypted so that ... it is of no value").
 The identifier is the configured JWT claim (``sub`` by default), else the token or
-cookie itself; see context.identity_of.
+cookie itself; see context.identity_of. An opaque session cookie is random per login by
+design: for it, the checks compare the customer the customer's API resolves each
+session to (sessions.py), or say they do not apply when nothing can tell.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from integrations.choices import CustomerAuthMode
+from integrations.errors import PortalError
 from integrations.models import CustomerAuth
+from integrations.outbound import OutboundError
 from integrations.services.readiness.checks_auth import (
     first_login,
     not_checked,
     per_customer_auth,
 )
 from integrations.services.readiness.context import Login, ReadinessContext
-from integrations.services.readiness.evidence import claims_evidence
+from integrations.services.readiness.evidence import (
+    claims_evidence,
+    error_evidence,
+    error_message,
+)
 from integrations.services.readiness.pii import decoded_layers, pii_find, pii_in_claims
 from integrations.services.readiness.results import Check, CheckResult, Verdict
+from integrations.services.readiness.sessions import (
+    Resolved,
+    SessionNotResolvable,
+    SessionRefused,
+    resolving_endpoint,
+    session_resolve,
+)
+
+RANDOM_COOKIES = "Session cookies are random per login, so the cookies are not compared"
 
 # --- identity.unique -----------------------------------------------------------------
 
@@ -43,6 +61,8 @@ def _unique_judge(check: Check, ctx: ReadinessContext, auth: CustomerAuth) -> Ch
     missing = next((login for login in logins if _no_identity(login)), None)
     if missing is not None:
         return _identity_missing(check, auth, missing)
+    if _random_sessions(auth, logins[0]):
+        return _by_resolution(check, ctx, auth, logins, _unique_resolved)
     owners: dict[str, list[str]] = {}
     for login, user in zip(logins, users, strict=True):
         owners.setdefault(_identity_value(login), []).append(user.label)
@@ -99,6 +119,8 @@ def _consistent_judge(check: Check, ctx: ReadinessContext, auth: CustomerAuth) -
     for login in (first, second):
         if _no_identity(login):
             return _identity_missing(check, auth, login)
+    if _random_sessions(auth, first):
+        return _by_resolution(check, ctx, auth, [first, second], _consistent_resolved)
     same = _identity_value(first) == _identity_value(second)
     assert first.fetched is not None and second.fetched is not None
     token_changed = first.fetched.value != second.fetched.value
@@ -111,6 +133,97 @@ def _consistent_judge(check: Check, ctx: ReadinessContext, auth: CustomerAuth) -
         return check.result(Verdict.FAIL, target=auth.name, message=message, evidence=evidence)
     detail = " although the token itself changed" if token_changed else ""
     message = f"Two logins of {first.user.label} gave the same identifier{detail}."
+    return check.result(Verdict.PASS, target=auth.name, message=message, evidence=evidence)
+
+
+# --- cookie sessions: what the customer's API resolves them to ------------------------
+
+
+def _random_sessions(auth: CustomerAuth, login: Login) -> bool:
+    """A cookie that is not a JWT carries no identifier of its own to compare."""
+    identity = login.identity
+    return auth.mode == CustomerAuthMode.COOKIE and identity is not None and not identity.from_claim
+
+
+ResolvedJudge = Callable[[Check, CustomerAuth, list[Login], list[Resolved]], CheckResult]
+
+
+def _by_resolution(
+    check: Check,
+    ctx: ReadinessContext,
+    auth: CustomerAuth,
+    logins: list[Login],
+    judge: ResolvedJudge,
+) -> CheckResult:
+    """Resolve every login's session at the customer's API, then let ``judge`` compare."""
+    try:
+        endpoint = resolving_endpoint(ctx, auth)
+        resolved = [session_resolve(ctx, endpoint, login) for login in logins]
+    except SessionNotResolvable as reason:
+        message = f"{RANDOM_COOKIES}; {reason.message}."
+        return check.result(Verdict.NOT_APPLICABLE, target=auth.name, message=message)
+    except SessionRefused as refused:
+        message = f"Not checked: {refused.message}."
+        fix = "Accept the session cookie of a fresh login on the endpoints that need it."
+        return check.result(
+            Verdict.FAIL,
+            target=auth.name,
+            message=message,
+            fix=fix,
+            evidence=error_evidence(refused),
+        )
+    except (OutboundError, PortalError) as error:
+        message = f"Not checked: {error_message(error)}."
+        return check.result(
+            Verdict.FAIL, target=auth.name, message=message, evidence=error_evidence(error)
+        )
+    return judge(check, auth, logins, resolved)
+
+
+def _resolved_entries(logins: list[Login], resolved: list[Resolved]) -> list[dict[str, Any]]:
+    return [
+        {**_identity_entry(login), "resolved": found.evidence()}
+        for login, found in zip(logins, resolved, strict=True)
+    ]
+
+
+def _consistent_resolved(
+    check: Check, auth: CustomerAuth, logins: list[Login], resolved: list[Resolved]
+) -> CheckResult:
+    user = logins[0].user
+    assert user is not None
+    where, field = resolved[0].endpoint.slug, resolved[0].field
+    changed = len({login.fetched.value for login in logins if login.fetched}) > 1
+    evidence = {"logins": _resolved_entries(logins, resolved), "token_changed": changed}
+    if len({found.value for found in resolved}) > 1:
+        message = (
+            f"Two logins of {user.label} are resolved by {where} to two different {field} values."
+        )
+        return check.result(Verdict.FAIL, target=auth.name, message=message, evidence=evidence)
+    message = (
+        f"Two logins of {user.label} got different session cookies that {where} "
+        f"resolves to the same {field}."
+    )
+    return check.result(Verdict.PASS, target=auth.name, message=message, evidence=evidence)
+
+
+def _unique_resolved(
+    check: Check, auth: CustomerAuth, logins: list[Login], resolved: list[Resolved]
+) -> CheckResult:
+    owners: dict[str, list[str]] = {}
+    for login, found in zip(logins, resolved, strict=True):
+        assert login.user is not None
+        owners.setdefault(found.value, []).append(login.user.label)
+    evidence = {"identities": _resolved_entries(logins, resolved)}
+    shared = [labels for labels in owners.values() if len(labels) > 1]
+    where, field = resolved[0].endpoint.slug, resolved[0].field
+    if shared:
+        message = (
+            f"{where} resolves the sessions of different test users to the same "
+            f"{field}: {', '.join(shared[0])}."
+        )
+        return check.result(Verdict.FAIL, target=auth.name, message=message, evidence=evidence)
+    message = f"{where} resolves {len(logins)} test users to {len(owners)} different {field}s."
     return check.result(Verdict.PASS, target=auth.name, message=message, evidence=evidence)
 
 

@@ -55,11 +55,11 @@ def _claims_judge(check: Check, ctx: ReadinessContext, auth: CustomerAuth) -> Ch
     problems = []
     if decoded.algorithm.lower() == "none" or not decoded.algorithm:
         problems.append("the JWT is not signed (alg none)")
-    problems += _exp_problems(login, decoded.claims.get("exp"), evidence)
+    problems += _exp_problems(auth, login, decoded.claims.get("exp"), evidence)
     if problems:
         message = _sentence("; ".join(problems))
         return check.result(Verdict.FAIL, target=auth.name, message=message, evidence=evidence)
-    message = f"Signed with {decoded.algorithm}; exp agrees with expires_in."
+    message = f"Signed with {decoded.algorithm}; exp agrees with '{auth.expires_in_field}'."
     return check.result(Verdict.PASS, target=auth.name, message=message, evidence=evidence)
 
 
@@ -67,7 +67,9 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def _exp_problems(login: Login, exp: Any, evidence: dict[str, Any]) -> list[str]:
+def _exp_problems(
+    auth: CustomerAuth, login: Login, exp: Any, evidence: dict[str, Any]
+) -> list[str]:
     if exp is None:
         return ["the JWT has no exp claim"]
     if isinstance(exp, bool) or not isinstance(exp, int | float):
@@ -77,10 +79,14 @@ def _exp_problems(login: Login, exp: Any, evidence: dict[str, Any]) -> list[str]
     evidence["exp_minus_expires_in_s"] = round(exp - expected)
     if abs(exp - expected) > EXP_TOLERANCE_S:
         return [
-            f"exp is {round(exp - expected)} s off issued_at + expires_in "
+            f"exp is {round(exp - expected)} s off {_start(auth)} + '{auth.expires_in_field}' "
             f"(more than {EXP_TOLERANCE_S} s)"
         ]
     return []
+
+
+def _start(auth: CustomerAuth) -> str:
+    return f"'{auth.issued_at_field}'" if auth.issued_at_field else "the time of issue"
 
 
 # --- jwt.signature -------------------------------------------------------------------

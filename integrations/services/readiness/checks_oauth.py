@@ -29,7 +29,7 @@ def _per_client(check: Check, ctx: ReadinessContext, judge: ClientJudge) -> list
     clients = ctx.oauth_clients()
     if not clients:
         return [check.result(Verdict.NOT_APPLICABLE, message=NO_CLIENT)]
-    return [judge(check, ctx, client) for client in clients]
+    return [check.named(judge(check, ctx, client), client) for client in clients]
 
 
 # --- oauth.token ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ Each fetch happens once per run and is shared by the checks that need it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integrations.choices import CustomerAuthMode
 from integrations.crypto import SecretDecryptionError, fingerprint
@@ -18,6 +18,9 @@ from integrations.models import CustomerAuth, Endpoint, Environment, OAuthClient
 from integrations.outbound import OutboundError
 from integrations.services.readiness.jwts import DecodedJwt, jwt_decode_unverified
 from integrations.services.token_fetch import Fetched, oauth_token_fetch, user_session_fetch
+
+if TYPE_CHECKING:
+    from integrations.services.readiness.sessions import Resolved
 
 FetchFailure = (OutboundError, PortalError)
 
@@ -59,6 +62,7 @@ class Login(Outcome):
 
     user: TestUser | None = None
     identity: Identity | None = None
+    resolved: Resolved | None = None  # cookie mode: the customer the API resolves it to
 
 
 def identity_of(*, auth: CustomerAuth, token: str) -> Identity:

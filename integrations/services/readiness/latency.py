@@ -52,7 +52,8 @@ def _judge(check: Check, ctx: ReadinessContext, target: str, sample: Sample) -> 
         return check.result(
             Verdict.FAIL, target=target, message=message, evidence=error_evidence(failed.error)
         )
-    median = statistics.median(timings)
+    # Rounded again: the median of two samples is their mean, e.g. 1.6500000000000001.
+    median = round(statistics.median(timings), 1)
     evidence = {"timings_ms": timings, "median_ms": median, "budget_ms": budget}
     if median > budget:
         verdict, message = Verdict.FAIL, f"Median {median:.0f} ms is over the {budget} ms budget."

@@ -36,13 +36,22 @@ class Check:
     """A readiness check: an id, a title, the customer's fix, and what runs it.
 
     ``run`` returns one result per target; ``result`` builds them with the check's
-    id, title and (for anything but a pass) its fix filled in.
+    id, title and (for anything but a pass) its fix filled in. ``named_fix`` words the
+    fix in the target's configured names (paths, fields, headers); ``fix`` is the
+    guide's wording, for a result with no target.
     """
 
     id: str
     title: str
     fix: str
     run: Callable[[Check, ReadinessContext], list[CheckResult]]
+    named_fix: Callable[[Any], str] | None = None
+
+    def named(self, result: CheckResult, subject: Any) -> CheckResult:
+        """``result`` with the guide's fix replaced by one in ``subject``'s names."""
+        if self.named_fix is not None and result.fix == self.fix:
+            result.fix = self.named_fix(subject)
+        return result
 
     def result(
         self,

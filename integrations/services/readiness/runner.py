@@ -13,6 +13,7 @@ from integrations.services.readiness import (
     checks_identity,
     checks_jwt,
     checks_oauth,
+    fixes,
     latency,
     tls,
 )
@@ -31,6 +32,7 @@ CHECKS = (
         "Customer authentication issues a token with an expiry",
         "Answer customer_authenticate with the token (or cookie), issued_at and expires_in.",
         checks_auth.login_check,
+        fixes.login_fix,
     ),
     Check(
         "customer_auth.expiry",
@@ -61,6 +63,7 @@ CHECKS = (
         "JWT is signed and its exp agrees with expires_in",
         "Sign the JWT (never alg none) and set exp to issued_at + expires_in.",
         checks_jwt.claims_check,
+        fixes.jwt_claims_fix,
     ),
     Check(
         "jwt.signature",
@@ -73,12 +76,14 @@ CHECKS = (
         "OAuth token endpoint issues a Bearer token with an expiry",
         "Answer the client credentials grant with token_type Bearer and expires_in.",
         checks_oauth.token_check,
+        fixes.oauth_token_fix,
     ),
     Check(
         "oauth.wrong_secret",
         "OAuth token endpoint refuses a wrong client secret",
         "Answer a wrong client secret with 401 invalid_client (RFC 6749 section 5.2).",
         checks_oauth.wrong_secret_check,
+        fixes.wrong_secret_fix,
     ),
     Check(
         "endpoint.requires_bearer",
@@ -91,12 +96,14 @@ CHECKS = (
         "Endpoint refuses a call with a wrong API key",
         "Refuse calls with a missing or wrong API key with 401 or 403.",
         checks_endpoints.requires_api_key_check,
+        fixes.api_key_fix,
     ),
     Check(
         "endpoint.requires_identifier",
         "Endpoint refuses a call without the customer identifier",
         "Refuse calls without a valid customer identifier with 401.",
         checks_endpoints.requires_identifier_check,
+        fixes.identifier_fix,
     ),
     Check(
         "endpoint.accepts_complete_call",
