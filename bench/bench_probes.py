@@ -7,6 +7,11 @@ processes, and prints probes completed per minute with results persisted, schedu
 lag p50/p99 and worker RSS. In the same run it measures a bare aiohttp client against
 the same upstream without persistence, and the ratio.
 
+The endpoints of an environment share one origin but each has its own path, query and
+method, and tells the upstream where it is meant to go (X-Bench-Expect); the upstream
+answers 421 to a request that arrived anywhere else, and the run reports how many
+probes were misdirected (it must be 0).
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench.bench_probes
 
 The default run demands exactly 100,000 probes/min, so it shows whether that rate is
@@ -41,6 +46,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "90"))
 WARMUP_S = 25
 CONCURRENCY = os.environ.get("BENCH_WORKER_CONCURRENCY", "3")
 BATCH_SIZE = os.environ.get("BENCH_BATCH_SIZE", "200")
+METHODS = ("POST", "GET", "PUT", "DELETE")
 
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -128,6 +134,11 @@ def seed() -> None:
                 environment=env,
                 name=f"E{i}",
                 slug=f"e{i}",
+                method=METHODS[i % len(METHODS)],
+                path=endpoint_path(i),
+                headers_template={
+                    "X-Bench-Expect": f"{METHODS[i % len(METHODS)]} {endpoint_path(i)}"
+                },
                 oauth_client=client,
                 customer_auth=auth,
                 api_key=key,
@@ -146,6 +157,11 @@ def seed() -> None:
         for i, e in enumerate(endpoints)
     ]
     EndpointHealth.objects.bulk_create(spread, batch_size=2000)
+
+
+def endpoint_path(i: int) -> str:
+    """Every endpoint of an environment on the same origin, each at its own URL."""
+    return f"/account/e{i}/profile?n={i}"
 
 
 def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -190,19 +206,21 @@ def rss_mb(process: subprocess.Popen[bytes]) -> tuple[float, int]:
     return total_kib / 1024, len(family)
 
 
-def window_figures(since: float, until: float) -> tuple[int, float, float]:
+def window_figures(since: float, until: float) -> tuple[int, float, float, int, int]:
+    """Probes in the window: count, lag p50 and p99, misdirected (421) and other failures."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY lag_ms), "
-            "percentile_cont(0.99) WITHIN GROUP (ORDER BY lag_ms) "
+            "percentile_cont(0.99) WITHIN GROUP (ORDER BY lag_ms), "
+            "count(*) FILTER (WHERE status = 421), count(*) FILTER (WHERE NOT ok) "
             "FROM integrations_proberesult WHERE started_at >= to_timestamp(%s) "
             "AND started_at < to_timestamp(%s)",
             [since, until],
         )
-        count, p50, p99 = cursor.fetchone()
-    return int(count), float(p50 or 0), float(p99 or 0)
+        count, p50, p99, misdirected, failed = cursor.fetchone()
+    return int(count), float(p50 or 0), float(p99 or 0), int(misdirected), int(failed)
 
 
 async def bare_aiohttp(seconds: float, concurrency: int = 256) -> int:
@@ -281,7 +299,7 @@ def main() -> None:
         finally:
             stop(beat)
             stop(worker)
-        count, lag50, lag99 = window_figures(since, until)
+        count, lag50, lag99, misdirected, failed = window_figures(since, until)
         per_min = count * 60 / (until - since)
         print(
             f"worker: prefork --concurrency={CONCURRENCY}, aiohttp sender, batches of {BATCH_SIZE}"
@@ -292,6 +310,10 @@ def main() -> None:
         )
         print(f"schedule lag: p50 {lag50 / 1000:.2f} s, p99 {lag99 / 1000:.2f} s")
         print(f"worker RSS: {memory:.0f} MiB over {processes} processes")
+        print(
+            f"misdirected probes (the upstream saw another path or method): {misdirected} "
+            f"(must be 0); failed probes in all: {failed}"
+        )
         bare_seconds = 15
         bare = asyncio.run(bare_aiohttp(bare_seconds)) * 60 / bare_seconds
         print(f"bare aiohttp client, same upstream, no persistence: {bare:,.0f}/min")

@@ -2,7 +2,8 @@
 
 Every answer waits ``--delay-ms`` (50 by default) like a real backend, without
 holding a thread; keep-alive connections are served by one event loop. It checks
-only that the three credentials are present, not their values.
+only that the three credentials are present, not their values, and, for requests
+that say where they were meant to go (X-Bench-Expect), that they arrived there.
 
     python -m bench.upstream --port 8099 --delay-ms 50
 """
@@ -16,6 +17,11 @@ import time
 
 PROFILE = json.dumps({"customer_id": "c0ffee", "first_name": "Bench", "plan": "gold"}).encode()
 UNAUTHORIZED = b'{"error": "invalid_token"}'
+MISDIRECTED = b'{"error": "misdirected"}'
+# A request naming the method and target it was meant for ("GET /a?x=1") in this header
+# is answered 421 when it arrived as anything else: a client sent it to the wrong URL.
+EXPECT_HEADER = b"x-bench-expect:"
+REASONS = {200: b"OK", 401: b"Unauthorized", 421: b"Misdirected Request"}
 
 
 def _token_answer() -> bytes:
@@ -38,7 +44,17 @@ def _jwt_answer() -> bytes:
     ).encode()
 
 
+def _misdirected(head: bytes) -> bool:
+    request_line, *lines = head.split(b"\r\n")
+    for line in lines:
+        if line[: len(EXPECT_HEADER)].lower() == EXPECT_HEADER:
+            return line[len(EXPECT_HEADER) :].strip() != request_line.rsplit(b" ", 1)[0]
+    return False
+
+
 def _answer(path: str, head: bytes) -> tuple[int, bytes]:
+    if _misdirected(head):
+        return 421, MISDIRECTED
     if path.startswith("/oauth/access_token"):
         return 200, _token_answer()
     if path.startswith("/auth/customer_authenticate"):
@@ -83,7 +99,7 @@ class Contract(asyncio.Protocol):
     def _reply(self, status: int, body: bytes) -> None:
         if self.transport.is_closing():
             return
-        reason = b"OK" if status == 200 else b"Unauthorized"
+        reason = REASONS[status]
         self.transport.write(  # type: ignore[attr-defined]
             b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
             % (status, reason, len(body), body)

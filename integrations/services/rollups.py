@@ -112,8 +112,9 @@ def rollups_add(*, results: list[ProbeResult]) -> None:
     params = []
     for (endpoint_id, hour), delta in deltas.items():
         counters = [delta.values.get(name, 0) for name in ADDITIVE]
+        # One type per column: PostgreSQL arrays cannot mix 0 (no latency) with floats.
         counters = [
-            v if name == "latency_sum_ms" else int(v)
+            float(v) if name == "latency_sum_ms" else int(v)
             for name, v in zip(ADDITIVE, counters, strict=True)
         ]
         params.append(

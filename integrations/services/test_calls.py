@@ -76,7 +76,7 @@ def test_call_record(
         "error_message": redact_text(result.error_message, secrets=secrets),
         "duration_ms": result.duration_ms,
         "request": _truncated(exchange.get("request", {})),
-        "response": _truncated(exchange.get("response", {})) | _redirects(exchange),
+        "response": _response_record(exchange),
         "auth_steps": [_step_record(step, secrets) for step in result.steps],
         "curl": curl,
     }
@@ -85,6 +85,19 @@ def test_call_record(
 # The names start with "test_" because they are about test calls; they are not pytest tests.
 test_call_run.__test__ = False  # type: ignore[attr-defined]
 test_call_record.__test__ = False  # type: ignore[attr-defined]
+
+
+def _response_record(exchange: dict[str, Any]) -> dict[str, Any]:
+    """Whatever arrived: the answer (status None when none did), hops followed, timings.
+
+    A call that failed on the wire still went out, so its record is as full as it can be:
+    that is the record a solution engineer needs most.
+    """
+    if not exchange:
+        return {}  # nothing was sent (an auth step or the configuration failed first)
+    arrived = exchange.get("response") or {"status": None}
+    timings = {key: exchange.get(key) for key in ("elapsed_ms", "ttfb_ms", "peer_ip")}
+    return _truncated(arrived) | _redirects(exchange) | timings
 
 
 def _redirects(exchange: dict[str, Any]) -> dict[str, Any]:

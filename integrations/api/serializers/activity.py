@@ -65,6 +65,18 @@ class TestCallSerializer(serializers.ModelSerializer):
             "curl",
         ]
         read_only_fields = fields
+        # A call that got no answer is stored too; these say how to read one.
+        extra_kwargs = {
+            "status": {"help_text": "The customer's HTTP status; null when no response arrived."},
+            "error_code": {
+                "help_text": "The typed error (e.g. connect_failure, upstream_timeout); "
+                "the same code probes and readiness checks store for the same fault."
+            },
+            "response": {
+                "help_text": "What arrived, redacted: status, headers, body, redirect hops "
+                "and timings; status is null when the call failed before an answer."
+            },
+        }
 
 
 class ProbeResultSerializer(serializers.ModelSerializer):
