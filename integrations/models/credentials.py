@@ -5,11 +5,29 @@ Secret values are ``EncryptedSecretField``s; see integrations/secrets.py.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from integrations.choices import ClientAuthStyle, CustomerAuthMode
 from integrations.fields import EncryptedSecretField
 from integrations.models.customers import Environment
+from integrations.outbound.errors import BlockedDestination, InvalidUrl
+from integrations.outbound.urls import error_sentence, path_or_url_check
+
+
+def url_field_errors(instance: models.Model, *names: str) -> dict[str, str]:
+    """Field errors of URL fields that are a path on the base URL or an absolute URL.
+
+    A blank value is left to the field's own required check.
+    """
+    errors: dict[str, str] = {}
+    for name in names:
+        try:
+            if value := getattr(instance, name):
+                path_or_url_check(value)
+        except (InvalidUrl, BlockedDestination) as error:
+            errors[name] = error_sentence(error)
+    return errors
 
 
 class OAuthClient(models.Model):
@@ -46,6 +64,10 @@ class OAuthClient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} @ {self.environment}"
+
+    def clean(self) -> None:
+        if errors := url_field_errors(self, "token_url"):
+            raise ValidationError(errors)
 
 
 class CustomerAuth(models.Model):
@@ -98,6 +120,10 @@ class CustomerAuth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_mode_display()}) @ {self.environment}"
+
+    def clean(self) -> None:
+        if errors := url_field_errors(self, "authenticate_url", "jwks_url"):
+            raise ValidationError(errors)
 
 
 class TestUser(models.Model):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
 from integrations.choices import EnvironmentKind
+from integrations.outbound.errors import BlockedDestination, InvalidUrl
+from integrations.outbound.urls import base_url_check, error_sentence, is_absolute_url
 
 
 class Customer(models.Model):
@@ -71,8 +74,19 @@ class Environment(models.Model):
     def __str__(self) -> str:
         return f"{self.customer.name} / {self.name}"
 
+    def clean(self) -> None:
+        # The edge's own policy, so a URL it would refuse is refused here with its reason.
+        if self.base_url:
+            try:
+                base_url_check(self.base_url)
+            except (InvalidUrl, BlockedDestination) as error:
+                raise ValidationError({"base_url": error_sentence(error)}) from None
+
     def absolute_url(self, path_or_url: str) -> str:
-        """Join a configured path to the base URL; absolute URLs are kept as they are."""
-        if "://" in path_or_url:
+        """Join a configured path to the base URL; absolute URLs are kept as they are.
+
+        Absolute means it starts with a scheme: ``/go?next=https://x`` is still a path.
+        """
+        if is_absolute_url(path_or_url):
             return path_or_url
         return self.base_url.rstrip("/") + "/" + path_or_url.lstrip("/")

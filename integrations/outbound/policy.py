@@ -23,10 +23,16 @@ from integrations.outbound.errors import BlockedDestination, BlockReason, DnsFai
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]
 """``socket.getaddrinfo``-compatible: called as ``resolver(host, port, type=SOCK_STREAM)``."""
 
+
+def system_resolver(host: str, port: int, *args: Any, **kwargs: Any) -> Sequence[tuple[Any, ...]]:
+    """``socket.getaddrinfo``, looked up at each call so a test can replace it."""
+    return socket.getaddrinfo(host, port, *args, **kwargs)
+
+
 ALLOWED_SCHEMES = {"http": 80, "https": 443}
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
-_FORBIDDEN_IN_URL = re.compile(r"[\x00-\x20\x7f\\]")
+FORBIDDEN_IN_URL = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ def normalise_host(parts: SplitResult) -> str:
 
 
 def _split(url: str) -> tuple[SplitResult, str, int]:
-    if _FORBIDDEN_IN_URL.search(url):
+    if FORBIDDEN_IN_URL.search(url):
         raise InvalidUrl("the URL contains spaces, control characters or backslashes")
     try:
         parts = urlsplit(url)
@@ -217,8 +223,14 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def credentials_check(parts: SplitResult) -> None:
+    """Refuse ``user:password@`` in a URL: it would be sent, and logged, in the clear."""
+    if parts.username is not None or parts.password is not None:
+        raise InvalidUrl("credentials in the URL are not supported; configure them as a credential")
+
+
 def resolve_destination(
-    url: str, *, allowlist: Allowlist | Iterable[str], resolver: Resolver = socket.getaddrinfo
+    url: str, *, allowlist: Allowlist | Iterable[str], resolver: Resolver = system_resolver
 ) -> Destination:
     """Check ``url`` against the address policy and pin the IP to connect to.
 
@@ -230,9 +242,8 @@ def resolve_destination(
     host = normalise_host(parts)
     ips = _resolve(host, port, resolver)
     allowlisted = _check_addresses(host, port, ips, allowlist)
-    if parts.username is not None or parts.password is not None:
-        # Checked after the address so ``http://good@127.0.0.1/`` reports the real problem.
-        raise InvalidUrl("credentials in the URL are not supported; configure them as a credential")
+    # Checked after the address so ``http://good@127.0.0.1/`` reports the real problem.
+    credentials_check(parts)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Destination(
         scheme=scheme,
@@ -270,7 +281,7 @@ class OutboundPolicy:
     """Where calls may go and the default limits they run under."""
 
     allowlist: Allowlist = field(default_factory=Allowlist)
-    resolver: Resolver = socket.getaddrinfo
+    resolver: Resolver = system_resolver
     connect_timeout_s: float = 3.0
     deadline_s: float = 10.0
     max_response_bytes: int = 1024 * 1024

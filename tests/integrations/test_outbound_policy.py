@@ -112,6 +112,24 @@ SSRF_DESTINATIONS = [
     ("ldap://127.0.0.1/", R.SCHEME),
     ("javascript:alert(1)", R.SCHEME),
 ]
+# IPv6 forms that a translator or tunnel turns back into an IPv4 address. Checked with
+# resolve_destination only: were one let through, a connect would leave this machine.
+TRANSLATED_DESTINATIONS = [
+    ("http://[::ffff:0:7f00:1]/", R.LOOPBACK),  # IPv4-translated (SIIT)
+    ("http://[::ffff:0:127.0.0.1]/", R.LOOPBACK),
+    ("http://[::ffff:0:a9fe:a9fe]/", R.METADATA),
+    ("http://[64:ff9b:1:7f00:0:100::]/", R.LOOPBACK),  # local-use NAT64, /48 layout
+    ("http://[64:ff9b:1:7f:0:1::]/", R.LOOPBACK),  # /56 layout
+    ("http://[64:ff9b:1:0:a9:fea9:fe00:0]/", R.METADATA),  # /64 layout
+    ("http://[64:ff9b:1:0:a:0:100:0]/", R.PRIVATE),
+    ("http://[64:ff9b:1::808:808]/", R.RESERVED),  # local-use NAT64 is refused whatever it wraps
+    ("http://[::5efe:127.0.0.1]/", R.LOOPBACK),  # ISATAP interface id
+    ("http://[fe80::200:5efe:a9fe:a9fe]/", R.METADATA),
+    ("http://[2606:4700::5efe:10.0.0.1]/", R.PRIVATE),
+    ("http://[2606:4700::200:5efe:192.168.0.1]/", R.PRIVATE),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", R.LOOPBACK),  # Teredo client
+    ("http://[2001:0:4136:e378:8000:63bf:f7f7:f7f7]/", R.RESERVED),  # Teredo to a public host
+]
 REDIRECT_TARGETS = [
     ("http://169.254.169.254/latest/meta-data/", R.METADATA),
     ("http://0x7f.1:{port}/", R.LOOPBACK),
@@ -150,6 +168,13 @@ def test_ssrf_destination_is_blocked_before_any_socket_connects(canary, template
     assert caught.value.reason == reason
     assert attempts == []
     assert canary.accepted == 0
+
+
+@pytest.mark.parametrize(("url", "reason"), TRANSLATED_DESTINATIONS)
+def test_an_ipv6_form_of_an_internal_ipv4_address_is_refused_like_the_ipv4_form(url, reason):
+    with pytest.raises(BlockedDestination) as caught:
+        OutboundPolicy().resolve(url)
+    assert caught.value.reason == reason
 
 
 @pytest.mark.parametrize(("template", "reason"), REDIRECT_TARGETS)
@@ -285,7 +310,16 @@ def test_destination_keeps_the_name_for_host_and_the_ip_for_the_connection():
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
+    [
+        "8.8.8.8",
+        "93.184.216.34",
+        "2606:4700::1111",
+        "::ffff:8.8.8.8",
+        "::ffff:0:808:808",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+        "2606:4700::200:5efe:808:808",
+    ],
 )
 def test_public_addresses_are_allowed(address):
     assert address_block(ipaddress.ip_address(address)) is None
