@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from django.db import connection
+
+from tests.helpers import process_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A warm shutdown finishes the task in hand; a loaded machine may need this long.
+STOP_GRACE_S = 30.0
 
 
 def database_url() -> str:
@@ -42,73 +45,77 @@ def child_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("wb")
-    return subprocess.Popen(
-        [CELERY, "-A", "portal", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+class Fleet:
+    """The Celery processes of one test; ``stop_all`` (the fixture's teardown) stops them all.
 
+    A process is tracked from the moment it starts, so one started outside a ``running``
+    block, or before a failing wait, is still stopped: a worker left behind keeps its
+    connections to the test database and probes long after its test.
+    """
 
-def worker(
-    env: dict[str, str], log: Path, name: str, concurrency: int = 2
-) -> subprocess.Popen[bytes]:
-    return start(
-        [
-            "worker",
-            "--loglevel=INFO",
-            "--pool=prefork",
-            f"--concurrency={concurrency}",
-            f"--hostname={name}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env,
-        log,
-    )
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
 
+    def start(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("wb") as handle:
+            process = subprocess.Popen(
+                [CELERY, "-A", "portal", *args],
+                cwd=ROOT,
+                env=env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # stopped as a group: the pool's children too
+            )
+        self.processes.append(process)
+        return process
 
-def beat(env: dict[str, str], log: Path, tmp: Path) -> subprocess.Popen[bytes]:
-    return start(
-        [
-            "beat",
-            "--loglevel=INFO",
-            f"--schedule={tmp / 'beat-schedule'}",
-            f"--pidfile={tmp / 'beat.pid'}",
-        ],
-        env,
-        log,
-    )
+    def worker(
+        self, env: dict[str, str], log: Path, name: str, concurrency: int = 2
+    ) -> subprocess.Popen[bytes]:
+        return self.start(
+            [
+                "worker",
+                "--loglevel=INFO",
+                "--pool=prefork",
+                f"--concurrency={concurrency}",
+                f"--hostname={name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env,
+            log,
+        )
+
+    def beat(self, env: dict[str, str], log: Path, tmp: Path) -> subprocess.Popen[bytes]:
+        return self.start(
+            [
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={tmp / 'beat-schedule'}",
+                f"--pidfile={tmp / 'beat.pid'}",
+            ],
+            env,
+            log,
+        )
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            stop(process)
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    """Stop a process and its pool: ``sig`` first, then SIGTERM, SIGKILL after the grace."""
+    if sig != signal.SIGTERM and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+    process_stop(process, grace_s=STOP_GRACE_S, group=True)
 
 
 @contextmanager
 def running(*processes: subprocess.Popen[bytes]) -> Iterator[tuple[subprocess.Popen[bytes], ...]]:
+    """Stop the processes when the block ends, failure or not."""
     try:
         yield processes
     finally:
         for process in processes:
             stop(process)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

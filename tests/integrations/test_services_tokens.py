@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import queue
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from integrations.services.tokens import (
     memo_clear,
     user_session_get,
 )
+from tests.helpers import WAIT_CEILING_S, process_stop, thread_join, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -218,6 +221,10 @@ def test_a_response_missing_the_token_field_names_the_field(
 
 # --- single flight --------------------------------------------------------------
 
+# 3 x 10 callers: enough to race, and far below the database's connection limit, which
+# the runner shares with everything else on the machine (100 callers exhausted it).
+CALLERS = 10
+
 
 def _hammer(client_pk: int, callers: int, start: Any) -> list[str]:
     """Run ``callers`` threads that all ask for the token at once."""
@@ -225,7 +232,7 @@ def _hammer(client_pk: int, callers: int, start: Any) -> list[str]:
 
     values: list[str] = []
     errors: list[BaseException] = []
-    barrier = threading.Barrier(callers)
+    barrier = threading.Barrier(callers, timeout=WAIT_CEILING_S)
 
     def call() -> None:
         try:
@@ -234,17 +241,20 @@ def _hammer(client_pk: int, callers: int, start: Any) -> list[str]:
             values.append(access_token_get(oauth_client=client).value)
         except BaseException as error:
             errors.append(error)
+            barrier.abort()  # the others stop waiting for a caller that will not come
         finally:
             connections.close_all()
 
-    start.wait()
-    threads = [threading.Thread(target=call) for _ in range(callers)]
+    if not start.wait(WAIT_CEILING_S):
+        raise TimeoutError("the test never said start")
+    threads = [threading.Thread(target=call, daemon=True) for _ in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+        thread_join(thread, what="a token caller", timeout_s=2 * WAIT_CEILING_S)
+    first = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] or errors
+    if first:
+        raise first[0]
     return values
 
 
@@ -253,6 +263,19 @@ def _process_main(client_pk: int, callers: int, start: Any, results: Any) -> Non
         results.put(("ok", _hammer(client_pk, callers, start)))
     except BaseException as error:
         results.put(("error", repr(error)))
+
+
+def _collect(results: Any, count: int, *, what: str) -> list[Any]:
+    """``count`` items from a queue, polled up to the shared ceiling."""
+    collected: list[Any] = []
+
+    def all_arrived() -> bool:
+        with contextlib.suppress(queue.Empty):
+            collected.append(results.get(timeout=0.5))
+        return len(collected) == count
+
+    wait_until(all_arrived, what=what)
+    return collected
 
 
 @pytest.mark.django_db(transaction=True)
@@ -273,20 +296,27 @@ def test_concurrent_callers_in_threads_and_processes_share_one_token_fetch(
     start, results = ctx.Event(), ctx.Queue()
     connections.close_all()
     processes = [
-        ctx.Process(target=_process_main, args=(client.pk, 34, start, results)) for _ in range(2)
+        ctx.Process(target=_process_main, args=(client.pk, CALLERS, start, results), daemon=True)
+        for _ in range(2)
     ]
-    for process in processes:
-        process.start()
-    local = threading.Thread(target=lambda: results.put(("ok", _hammer(client.pk, 32, start))))
-    local.start()
-    start.set()
-    outcomes = [results.get(timeout=60) for _ in range(3)]
-    local.join()
-    for process in processes:
-        process.join(timeout=30)
+    local = threading.Thread(
+        target=_process_main, args=(client.pk, CALLERS, start, results), daemon=True
+    )
+    try:
+        for process in processes:
+            process.start()
+        local.start()
+        start.set()
+        outcomes = _collect(results, 3, what="the results of 2 processes and 1 thread")
+    finally:
+        start.set()  # a caller still waiting to start gives up at once
+        for process in processes:
+            process_stop(process)
+        if local.is_alive():
+            thread_join(local, what="the in-process callers", timeout_s=3 * WAIT_CEILING_S)
 
     assert all(kind == "ok" for kind, _ in outcomes), outcomes
     values = [value for _, batch in outcomes for value in batch]
-    assert len(values) == 100
+    assert len(values) == 3 * CALLERS
     assert len(set(values)) == 1
     assert sandbox.stats()["token_requests"] - before == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from integrations.services.alerts import alerts_deliver
 from integrations.services.dispatch import health_rows_ensure, probes_claim
 from integrations.tasks.probes import probe_batches_send
 from portal.celery import app as celery_app
+from tests.helpers import wait_until
 from tests.integrations import celery_processes as procs
 from tests.integrations.webhook_receiver import WebhookReceiver
 
@@ -47,6 +47,14 @@ def broker() -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def fleet() -> Iterator[procs.Fleet]:
+    """Starts Celery processes; whatever the test did not stop is stopped here."""
+    started = procs.Fleet()
+    yield started
+    started.stop_all()
 
 
 @pytest.fixture
@@ -78,27 +86,25 @@ def clone_endpoints(endpoint: Endpoint, count: int, **fields: Any) -> list[Endpo
 
 
 def test_a_worker_refreshes_a_token_before_expiry_and_probes_the_sandbox(
-    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, fleet: procs.Fleet, tmp_path: Path
 ) -> None:
     sandbox.set_faults(token_lifetime_s=12)
     env = env_for(sandbox, PORTAL_TOKEN_REFRESH_JITTER_S="2")
     with procs.running(
-        procs.worker(env, tmp_path / "worker.log", "w1"),
-        procs.beat(env, tmp_path / "beat.log", tmp_path),
+        fleet.worker(env, tmp_path / "worker.log", "w1"),
+        fleet.beat(env, tmp_path / "beat.log", tmp_path),
     ):
-        first = procs.wait_for(
+        first = wait_until(
             lambda: AccessToken.objects.filter(
                 pk=demo_endpoint.oauth_client_id, token__isnull=False
             ).first(),
-            60,
-            "the first probe's token fetch",
+            what="the first probe's token fetch",
         )
-        refreshed = procs.wait_for(
+        refreshed = wait_until(
             lambda: AccessToken.objects.filter(
                 pk=first.pk, fetched_at__gt=first.fetched_at
             ).first(),
-            40,
-            "a proactive refresh",
+            what="a proactive refresh",
         )
     assert refreshed.fetched_at < first.expires_at  # renewed before the old token expired
     assert refreshed.token.reveal() != first.token.reveal()
@@ -112,6 +118,7 @@ def test_two_beats_and_two_workers_never_probe_a_slot_twice_nor_alert_twice(
     sandbox: Any,
     broker: redis.Redis,
     hook: WebhookReceiver,
+    fleet: procs.Fleet,
     tmp_path: Path,
 ) -> None:
     endpoints = clone_endpoints(
@@ -126,27 +133,29 @@ def test_two_beats_and_two_workers_never_probe_a_slot_twice_nor_alert_twice(
     (tmp_path / "b1").mkdir()
     (tmp_path / "b2").mkdir()
     with procs.running(
-        procs.worker(env, tmp_path / "w1.log", "w1"),
-        procs.worker(env, tmp_path / "w2.log", "w2"),
-        procs.beat(env, tmp_path / "beat1.log", tmp_path / "b1"),
-        procs.beat(env, tmp_path / "beat2.log", tmp_path / "b2"),
+        fleet.worker(env, tmp_path / "w1.log", "w1"),
+        fleet.worker(env, tmp_path / "w2.log", "w2"),
+        fleet.beat(env, tmp_path / "beat1.log", tmp_path / "b1"),
+        fleet.beat(env, tmp_path / "beat2.log", tmp_path / "b2"),
     ):
-        procs.wait_for(lambda: ProbeResult.objects.count() >= len(endpoints), 60, "first probes")
+        wait_until(lambda: ProbeResult.objects.count() >= len(endpoints), what="first probes")
         sandbox.set_faults(error_rate=1.0)
-        procs.wait_for(
+        wait_until(
             lambda: EndpointHealth.objects.filter(state=HealthState.DOWN).count() == len(endpoints),
-            60,
-            "every endpoint down",
+            what="every endpoint down",
         )
         sandbox.set_faults(error_rate=0.0)
-        procs.wait_for(
+        wait_until(
             lambda: (
                 EndpointHealth.objects.filter(state=HealthState.HEALTHY).count() == len(endpoints)
             ),
-            60,
-            "every endpoint healthy again",
+            what="every endpoint healthy again",
         )
-        time.sleep(3)  # a few more ticks with both beats running
+        settled = ProbeResult.objects.count()
+        wait_until(
+            lambda: ProbeResult.objects.count() >= settled + len(endpoints),
+            what="another round of probes with both beats running",
+        )
     alerts_deliver()  # anything still pending after the workers stopped
     slots = ProbeResult.objects.values("endpoint", "due_at").annotate(n=Count("id"))
     assert all(row["n"] == 1 for row in slots)
@@ -158,22 +167,23 @@ def test_two_beats_and_two_workers_never_probe_a_slot_twice_nor_alert_twice(
 
 
 def test_a_batch_whose_worker_is_killed_is_redone_without_loss_or_duplicates(
-    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, fleet: procs.Fleet, tmp_path: Path
 ) -> None:
     endpoints = clone_endpoints(demo_endpoint, 8, probe_interval_s=300)
     health_rows_ensure()
     first_due = dict(EndpointHealth.objects.values_list("pk", "next_probe_at"))
     sandbox.set_faults(latency_ms=4000)  # the batch is in flight when the worker dies
     env = env_for(sandbox, PORTAL_PROBE_CLAIM_LEASE_S="6")
-    doomed = procs.worker(env, tmp_path / "doomed.log", "doomed")
-    with procs.running(procs.beat(env, tmp_path / "beat.log", tmp_path)):
-        procs.wait_for(lambda: sandbox.stats()["profile_requests"] > 0, 60, "a batch in flight")
+    doomed = fleet.worker(env, tmp_path / "doomed.log", "doomed")
+    with procs.running(fleet.beat(env, tmp_path / "beat.log", tmp_path)):
+        wait_until(lambda: sandbox.stats()["profile_requests"] > 0, what="a batch in flight")
         procs.stop(doomed, signal.SIGKILL)
         assert ProbeResult.objects.count() == 0
         sandbox.set_faults(latency_ms=0)
-        with procs.running(procs.worker(env, tmp_path / "rescue.log", "rescue")):
-            procs.wait_for(
-                lambda: ProbeResult.objects.count() >= len(endpoints), 60, "the killed batch redone"
+        with procs.running(fleet.worker(env, tmp_path / "rescue.log", "rescue")):
+            wait_until(
+                lambda: ProbeResult.objects.count() >= len(endpoints),
+                what="the killed batch redone",
             )
     earliest = dict(
         ProbeResult.objects.values("endpoint")
@@ -184,6 +194,11 @@ def test_a_batch_whose_worker_is_killed_is_redone_without_loss_or_duplicates(
     assert set(earliest) == {e.pk for e in endpoints}
     slots = ProbeResult.objects.values("endpoint", "due_at").annotate(n=Count("id"))
     assert all(row["n"] == 1 for row in slots)
+
+
+def _broker_idle(client: redis.Redis) -> bool:
+    """Nothing queued and nothing delivered but unacknowledged (tasks ack late)."""
+    return not client.llen("celery") and not client.hlen("unacked")
 
 
 def _redis_texts(client: redis.Redis) -> list[str]:
@@ -219,7 +234,7 @@ def _decoded_bodies(text: str) -> list[str]:
 
 
 def test_task_messages_in_redis_carry_ids_never_secrets(
-    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, fleet: procs.Fleet, tmp_path: Path
 ) -> None:
     canaries = ["canary-broker-client-secret", "canary-broker-api-key", "canary-broker-pw"]
     oauth, key, user = (
@@ -232,11 +247,10 @@ def test_task_messages_in_redis_carry_ids_never_secrets(
     key.save()
     user.save()
     env = env_for(sandbox)
-    with procs.running(procs.beat(env, tmp_path / "beat.log", tmp_path)):
-        procs.wait_for(
+    with procs.running(fleet.beat(env, tmp_path / "beat.log", tmp_path)):
+        wait_until(
             lambda: [t for t in _redis_texts(broker) if "probe_dispatch_task" in t],
-            30,
-            "beat's dispatch tick queued in Redis",
+            what="beat's dispatch tick queued in Redis",
         )
     # What a worker's dispatch tick does, done here so no worker consumes the batches
     # before they are read.
@@ -247,24 +261,24 @@ def test_task_messages_in_redis_carry_ids_never_secrets(
     assert [t for t in texts if "probe_batch_task" in t]
     assert any(f"[{demo_endpoint.pk}, " in t for t in texts)  # the message holds the id
     assert not [c for c in canaries if any(c in t for t in texts)]
-    with procs.running(procs.worker(env, tmp_path / "worker.log", "w1")):
-        procs.wait_for(lambda: ProbeResult.objects.exists(), 60, "the batch processed")
-        time.sleep(1)
+    with procs.running(fleet.worker(env, tmp_path / "worker.log", "w1")):
+        wait_until(lambda: ProbeResult.objects.exists(), what="the batch processed")
+        wait_until(lambda: _broker_idle(broker), what="the worker to acknowledge every message")
         after = _redis_texts(broker)
     assert not [c for c in canaries if any(c in t for t in after)]
     assert clock.now() - ProbeResult.objects.get().started_at < timedelta(minutes=2)
 
 
 def test_workers_reconnect_when_the_database_drops_their_connections(
-    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, tmp_path: Path
+    demo_endpoint: Endpoint, sandbox: Any, broker: redis.Redis, fleet: procs.Fleet, tmp_path: Path
 ) -> None:
     clone_endpoints(demo_endpoint, 4, probe_interval_s=5, retry_interval_s=5)
     env = env_for(sandbox)
     log = tmp_path / "worker.log"
     with procs.running(
-        procs.worker(env, log, "w1"), procs.beat(env, tmp_path / "beat.log", tmp_path)
+        fleet.worker(env, log, "w1"), fleet.beat(env, tmp_path / "beat.log", tmp_path)
     ):
-        procs.wait_for(lambda: ProbeResult.objects.count() >= 4, 60, "first probes")
+        wait_until(lambda: ProbeResult.objects.count() >= 4, what="first probes")
         # What a database restart or failover does to the workers' kept connections.
         with connection.cursor() as cursor:
             cursor.execute(
@@ -273,8 +287,8 @@ def test_workers_reconnect_when_the_database_drops_their_connections(
             )
             assert cursor.fetchall(), "the workers held no connection to drop"
         before = ProbeResult.objects.count()
-        procs.wait_for(
-            lambda: ProbeResult.objects.count() >= before + 8, 60, "probes after reconnecting"
+        wait_until(
+            lambda: ProbeResult.objects.count() >= before + 8, what="probes after reconnecting"
         )
     # Each kept connection is checked before a task uses it: no task fails on a dead one.
     assert "OperationalError" not in log.read_text()

@@ -7,6 +7,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.helpers import thread_join
+
 
 class WebhookReceiver:
     """Serves POST / on 127.0.0.1 in a thread; ``received`` holds the parsed bodies."""
@@ -43,3 +45,4 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        thread_join(self.thread, what="the webhook receiver")

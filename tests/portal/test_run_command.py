@@ -6,6 +6,7 @@ embedded defaults, exactly as on a new machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import process_stop
 
 pytestmark = pytest.mark.slow
 
@@ -113,15 +116,15 @@ def start_devrun(var_dir: Path, portal_port: int, sandbox_port: int) -> DevRun:
 
 
 def force_stop(run: DevRun) -> None:
-    """Teardown for a failed test: leave no process behind."""
-    if run.process.poll() is None:
-        run.process.kill()
-        run.process.wait()
+    """Teardown, failure or not: leave no process behind.
+
+    devrun stops its children on SIGTERM; a SIGKILL comes only after the grace, and
+    then also to each child's own process group, as devrun can no longer do it.
+    """
+    process_stop(run.process, grace_s=STOP_TIMEOUT_S)
     for pid in run.child_pids().values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture
@@ -191,7 +194,10 @@ def test_it_refuses_to_start_when_the_portal_port_is_taken(tmp_path: Path) -> No
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         run = start_devrun(tmp_path / "var", taken.getsockname()[1], free_port())
-        returncode = stopped(run)
+        try:
+            returncode = stopped(run)
+        finally:
+            force_stop(run)
 
     assert returncode != 0
     assert "already in use" in run.log

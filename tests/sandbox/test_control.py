@@ -7,6 +7,7 @@ import requests
 
 from sandbox import RunningSandbox
 from sandbox.faults import KnobError
+from tests.helpers import WAIT_CEILING_S, thread_join
 from tests.sandbox.helpers import TIMEOUT, get_profile, log_in, request_token
 
 
@@ -33,18 +34,18 @@ def test_stats_count_requests_per_route(sandbox: RunningSandbox) -> None:
 
 
 def test_the_token_counter_is_exact_under_50_concurrent_requests(sandbox: RunningSandbox) -> None:
-    start = threading.Barrier(50)
+    start = threading.Barrier(50, timeout=WAIT_CEILING_S)
     statuses: list[int] = []
 
     def fetch() -> None:
         start.wait()
         statuses.append(request_token(sandbox.url).status_code)
 
-    threads = [threading.Thread(target=fetch) for _ in range(50)]
+    threads = [threading.Thread(target=fetch, daemon=True) for _ in range(50)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread_join(thread, what="a token request", timeout_s=WAIT_CEILING_S + TIMEOUT)
 
     assert statuses == [200] * 50
     assert stats(sandbox)["token_requests"] == 50

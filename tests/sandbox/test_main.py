@@ -11,10 +11,24 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import WAIT_CEILING_S, process_stop
 from tests.sandbox.helpers import TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ("carol-password", "client-secret-xyz", "key-xyz")
+
+
+def stderr_lines(process: subprocess.Popen[str], count: int) -> list[str]:
+    """The next ``count`` lines of its log; the process is killed if they do not come in time."""
+    assert process.stderr is not None
+    watchdog = threading.Timer(WAIT_CEILING_S, process.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return [process.stderr.readline() for _ in range(count)]
+    finally:
+        watchdog.cancel()
+        watchdog.join()
 
 
 @pytest.fixture
@@ -33,14 +47,15 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stderr is not None
-    first_line = process.stderr.readline()
-    match = re.search(r"http://[\d.]+:\d+", first_line)
-    assert match, first_line
-    yield match.group(0), process
-    if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=10)
+    try:
+        first_line = stderr_lines(process, 1)[0]
+        match = re.search(r"http://[\d.]+:\d+", first_line)
+        assert match, first_line
+        yield match.group(0), process
+    finally:
+        process_stop(process)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 @pytest.mark.slow
@@ -65,13 +80,9 @@ def test_it_serves_and_logs_one_line_per_request_without_secrets(
     )
 
     # Each request logs one line once answered; read them before stopping the server.
-    assert process.stderr is not None
-    watchdog = threading.Timer(10, process.kill)
-    watchdog.start()
-    request_lines = [process.stderr.readline() for _ in range(3)]
-    watchdog.cancel()
+    request_lines = stderr_lines(process, 3)
     process.terminate()
-    _, rest = process.communicate(timeout=10)
+    _, rest = process.communicate(timeout=WAIT_CEILING_S)
     log = "".join(request_lines) + rest
 
     assert all(" -> " in line for line in request_lines)
@@ -89,7 +100,7 @@ def test_it_refuses_to_start_with_a_bad_configuration() -> None:
         env={**os.environ, "SANDBOX_FAULTS": '{"explode": true}'},
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=WAIT_CEILING_S,
     )
 
     assert result.returncode == 2

@@ -2,13 +2,13 @@
 
 import base64
 import http.client
-import time
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from sandbox import RunningSandbox, start_sandbox
+from tests.helpers import wait_until
 from tests.sandbox.helpers import (
     CLIENT_ID,
     TIMEOUT,
@@ -170,11 +170,14 @@ def test_reset_forgets_issued_access_tokens(
 def test_it_refuses_an_expired_access_token(
     sandbox: RunningSandbox, alice_headers: dict[str, str]
 ) -> None:
-    sandbox.set_faults(token_lifetime_s=1)
+    sandbox.set_faults(token_lifetime_s=2)
     alice_headers["Authorization"] = f"Bearer {fetch_access_token(sandbox.url)}"
     assert get_profile(sandbox.url, alice_headers).status_code == 200
 
-    time.sleep(1.1)
+    wait_until(
+        lambda: get_profile(sandbox.url, alice_headers).status_code == 401,
+        what="the access token to expire",
+    )
 
     assert_invalid_token(get_profile(sandbox.url, alice_headers), "expired")
 
@@ -228,7 +231,10 @@ def test_it_refuses_an_expired_customer_jwt(
     sandbox.set_faults(token_lifetime_s=3600)  # keep the access token alive meanwhile
     alice_headers["Authorization"] = f"Bearer {fetch_access_token(sandbox.url)}"
 
-    time.sleep(1.1)
+    wait_until(
+        lambda: get_profile(sandbox.url, alice_headers).status_code == 401,
+        what="the customer JWT to expire",
+    )
 
     assert_invalid_customer_auth(get_profile(sandbox.url, alice_headers), "expired")
 
