@@ -105,7 +105,7 @@ class CustomerAuthInline(admin.StackedInline):
     model = CustomerAuth
     extra = 0
     show_change_link = True
-    fields = ["name", "authenticate_url", "mode", "cookie_name"]
+    fields = ["name", "authenticate_url", "mode", "cookie_name", "jwks_url"]
 
 
 class ApiKeyInline(admin.TabularInline):

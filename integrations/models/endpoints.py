@@ -9,6 +9,9 @@ from django.db import models
 from integrations.choices import HttpMethod, IdentifierLocation
 from integrations.models.credentials import ApiKey, CustomerAuth, OAuthClient, TestUser
 from integrations.models.customers import Environment
+from integrations.outbound.errors import InvalidUrl
+from integrations.outbound.urls import error_sentence, path_check
+from integrations.services.identifier import identifier_config_errors
 
 
 class Endpoint(models.Model):
@@ -58,13 +61,27 @@ class Endpoint(models.Model):
         help_text="Test user for probes and for test calls that do not pick one.",
     )
     identifier_location = models.CharField(
-        max_length=10, choices=IdentifierLocation, default=IdentifierLocation.HEADER
+        max_length=10,
+        choices=IdentifierLocation,
+        default=IdentifierLocation.HEADER,
+        help_text="Where the customer identifier goes: a header, a JSON body field or a cookie.",
     )
-    identifier_header = models.CharField(max_length=100, default="customer-auth")
+    identifier_header = models.CharField(
+        max_length=100, default="customer-auth", help_text="Header location: the header's name."
+    )
     identifier_format = models.CharField(
-        max_length=200, default="JWT {token}", help_text="{token} is replaced by the JWT."
+        max_length=200,
+        default="JWT {token}",
+        help_text="What is sent as the identifier, in a header, body field or cookie: {token} is "
+        "the JWT (or the session cookie's value), {claims.sub} or {claims.customer.id} a claim "
+        "of the JWT. The default JWT {token} sends the bare token in a body field or cookie.",
     )
-    identifier_body_field = models.CharField(max_length=100, default="customer_auth", blank=True)
+    identifier_body_field = models.CharField(
+        max_length=100,
+        default="customer_auth",
+        blank=True,
+        help_text="Body location: the JSON body field that carries the identifier.",
+    )
     follow_redirects = models.BooleanField(default=False)
     timeout_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="Overrides the environment's deadline for this endpoint."
@@ -129,8 +146,12 @@ class Endpoint(models.Model):
             errors["default_test_user"] = "Must be a test user of the endpoint's customer auth."
         if self.identifier_location != IdentifierLocation.NONE and self.customer_auth is None:
             errors["identifier_location"] = "Sending the customer identifier needs a customer auth."
-        if "{token}" not in self.identifier_format:
-            errors["identifier_format"] = "Must contain {token}."
+        for name, message in identifier_config_errors(self).items():
+            errors.setdefault(name, message)
+        try:
+            path_check(self.path)
+        except InvalidUrl as error:
+            errors["path"] = error_sentence(error)
         if not isinstance(self.headers_template, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in self.headers_template.items()
         ):

@@ -1,16 +1,25 @@
 """Token cache: one row per credential, encrypted, with expiry and last refresh outcome.
 
 The row is also what the token broker locks (SELECT ... FOR UPDATE) so that only
-one caller at a time fetches a new token for a credential.
+one caller at a time fetches a new token for a credential, and its ``generation`` is
+what every process checks its in-memory copy of the token against.
 """
 
 from __future__ import annotations
+
+import secrets
 
 from django.db import models
 
 from integrations.choices import RefreshOutcome, TokenKind
 from integrations.fields import EncryptedSecretField
 from integrations.models.credentials import OAuthClient, TestUser
+
+
+def new_generation() -> int:
+    """A fresh generation: random, so a row deleted and created again never repeats one
+    that a process may still hold in memory."""
+    return secrets.randbits(62)
 
 
 class CachedToken(models.Model):
@@ -28,6 +37,9 @@ class CachedToken(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_refresh_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Changes whenever the token is replaced or forgotten (services.tokens): one read by
+    # primary key tells a process whether the token it holds in memory is still current.
+    generation = models.BigIntegerField(default=new_generation, editable=False)
 
     class Meta:
         abstract = True

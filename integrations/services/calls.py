@@ -18,6 +18,7 @@ from integrations.errors import ConfigurationError, PortalError
 from integrations.models import Endpoint, TestUser
 from integrations.outbound import Exchange, MalformedResponse, OutboundError, OutboundRequest, send
 from integrations.services.exchanges import header_values, http_error
+from integrations.services.identifier import identifier_secrets, identifier_value
 from integrations.services.templates import render_text, render_value
 from integrations.services.tokens import (
     AuthStep,
@@ -145,6 +146,9 @@ def _fail(call: PendingCall, error: Exception) -> None:
         result.steps.append(error.step)
     result.error = error
     result.exchange = getattr(error, "exchange", None) or result.exchange
+    if result.exchange is not None and result.exchange.status is not None:
+        # The customer did answer (e.g. a 200 over the size cap): keep what it said.
+        result.status = result.exchange.status
     call.done = True
 
 
@@ -206,13 +210,15 @@ def _authenticate(endpoint: Endpoint, user: TestUser | None, result: CallResult)
         _note(result, tokens.bearer)
     if user is not None:
         tokens.session = user_session_get(test_user=user)
-        _note(result, tokens.session)
+        _note(result, tokens.session, identifier_of=endpoint)
     return tokens
 
 
-def _note(result: CallResult, issued: IssuedToken) -> None:
+def _note(result: CallResult, issued: IssuedToken, identifier_of: Endpoint | None = None) -> None:
     result.steps.append(issued.step)
     result.secrets.append(issued.value)
+    if identifier_of is not None:  # what the identifier derives from the token is hidden too
+        result.secrets.extend(identifier_secrets(endpoint=identifier_of, token=issued.value))
 
 
 def _refresh_refused(
@@ -231,7 +237,7 @@ def _refresh_refused(
         _note(result, tokens.bearer)
     if tokens.session and user is not None and refused & {"customer", "unknown"}:
         tokens.session = user_session_get(test_user=user, rejected=tokens.session.value)
-        _note(result, tokens.session)
+        _note(result, tokens.session, identifier_of=endpoint)
     return tokens
 
 
@@ -283,16 +289,17 @@ def _attach_identifier(
     kinds: dict[str, str],
 ) -> Any:
     location = endpoint.identifier_location
+    if location == IdentifierLocation.NONE:
+        return body
+    value = identifier_value(endpoint=endpoint, token=session.value)
     if location == IdentifierLocation.HEADER:
-        headers[endpoint.identifier_header] = endpoint.identifier_format.replace(
-            "{token}", session.value
-        )
+        headers[endpoint.identifier_header] = value
         kinds[endpoint.identifier_header] = "customer"
     elif location == IdentifierLocation.COOKIE:
         name = session.cookie_name or (
             endpoint.customer_auth.cookie_name if endpoint.customer_auth else "session"
         )
-        headers["Cookie"] = f"{name}={session.value}"
+        headers["Cookie"] = f"{name}={value}"
         kinds["Cookie"] = "customer_cookie"
     elif location == IdentifierLocation.BODY:
         if body is None:
@@ -301,7 +308,7 @@ def _attach_identifier(
             raise ConfigurationError(
                 "The identifier goes in the body, but the body is not an object."
             )
-        body = {**body, endpoint.identifier_body_field: session.value}
+        body = {**body, endpoint.identifier_body_field: value}
     return body
 
 

@@ -2,9 +2,9 @@
 
 A probe is exactly a production call: token step, customer authentication step, then
 the endpoint (services.calls.endpoint_call), followed by the endpoint's assertions.
-A batch prepares its calls with the database, sends them concurrently on a thread
-pool (network only, no database in those threads) and records them in one transaction
-(services.probe_recording).
+A batch prepares its calls with the database, sends them concurrently (network only:
+the asyncio client, or a thread pool with no database in its threads) and records
+them in one transaction (services.probe_recording).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from integrations.services.calls import (
     call_request,
     call_send,
 )
-from integrations.services.tokens import AuthStepFailed
+from integrations.services.tokens import AuthStepFailed, token_generations_prefetch
 
 logger = logging.getLogger(__name__)
 
@@ -144,16 +144,20 @@ def endpoints_probe(*, slots: list[tuple[Endpoint, datetime]]) -> list[ProbeOutc
     """Probe many endpoints; one outcome per (endpoint, due time) slot.
 
     Tokens and requests are prepared here (the database work, mostly cache hits),
-    the requests go out concurrently on a thread pool, and the answers are judged
+    the requests go out concurrently (settings.PROBE_CLIENT), and the answers are judged
     here again, where a 401's refresh and single retry also run.
     """
     started = [clock.now() for _ in slots]
     pending: list[PendingCall | None] = []
-    for endpoint, _ in slots:
-        try:
-            pending.append(call_prepare(endpoint=endpoint))
-        except Exception:
-            pending.append(None)
+    with token_generations_prefetch(
+        oauth_client_ids=[endpoint.oauth_client_id for endpoint, _ in slots],
+        test_user_ids=[endpoint.default_test_user_id for endpoint, _ in slots],
+    ):  # one query checks every memoised token of the batch
+        for endpoint, _ in slots:
+            try:
+                pending.append(call_prepare(endpoint=endpoint))
+            except Exception:
+                pending.append(None)
     sent = _send_all([call for call in pending if call is not None])
     outcomes = []
     for (endpoint, due_at), at, call in zip(slots, started, pending, strict=True):
@@ -203,19 +207,11 @@ def _close_loop(loop: asyncio.AbstractEventLoop, client: AsyncBatchClient) -> No
 def _send_all_async(calls: list[PendingCall]) -> dict[int, Exchange | OutboundError | None]:
     loop, client = _event_loop()
     client.policy = OutboundPolicy.from_settings()  # settings may change (tests, reloads)
-    requests = [call_request(call=call) for call in calls]
-    asynchronous = [
-        (call, r)
-        for call, r in zip(calls, requests, strict=True)
-        if r is not None and not r.follow_redirects
-    ]
-    answers = loop.run_until_complete(client.send_many([r for _, r in asynchronous]))
-    sent: dict[int, Exchange | OutboundError | None] = {
-        id(call): answer for (call, _), answer in zip(asynchronous, answers, strict=True)
-    }
-    for call in calls:  # redirect-following endpoints go through the synchronous client
-        if id(call) not in sent:
-            sent[id(call)] = call_send(call=call)
+    # A call already judged (its auth step failed) has no request and nothing to send.
+    ready = [(call, r) for call in calls if (r := call_request(call=call)) is not None]
+    answers = loop.run_until_complete(client.send_many([r for _, r in ready]))
+    sent: dict[int, Exchange | OutboundError | None] = dict.fromkeys(map(id, calls))
+    sent |= {id(call): answer for (call, _), answer in zip(ready, answers, strict=True)}
     return sent
 
 

@@ -1,4 +1,8 @@
-"""Refreshing a credential's token now, on a person's or tool's request, audited."""
+"""Refreshing a credential's token now, on a person's or tool's request, audited.
+
+The new token reaches every process at once: storing it gives the token row a new
+generation, so no worker serves the replaced token from its memo (services.tokens).
+"""
 
 from __future__ import annotations
 

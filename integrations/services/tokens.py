@@ -8,8 +8,16 @@ lock), and whoever gets the lock second finds the fresh token and reuses it.
 
 In front of the database sits a small per-process memo: threads of one process that
 ask for the same credential read the token from memory, and only one of them at a
-time goes to the database when the memo is stale. A memo entry lives at most
-MEMO_MAX_AGE_S, so a token refreshed by another process is picked up soon after.
+time goes to the database when the memo is stale. Every memo hit is checked against
+the row's ``generation``, which changes whenever a token is replaced (fetch, refresh
+now, refresh after a 401) or its row deleted: a token the portal has replaced is never
+sent again, by any process. The check is one read by primary key; a probe batch reads
+the generations of all its credentials in one query (token_generations_prefetch).
+
+Why the database and not a cache key or a broadcast: it is the one store every process
+shares in both deployments. Embedded mode runs SQLite with a per-process locmem cache,
+so a cache key bumped by one process is never seen by another; production has Redis,
+but a broadcast would still miss a worker that was busy or restarting when it was sent.
 """
 
 from __future__ import annotations
@@ -17,18 +25,19 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 
 from integrations import clock
 from integrations.choices import RefreshOutcome
 from integrations.errors import PortalError
 from integrations.models import AccessToken, OAuthClient, TestUser, UserSession
-from integrations.models.tokens import CachedToken
+from integrations.models.tokens import CachedToken, new_generation
 from integrations.outbound import Exchange, OutboundError
 from integrations.services.token_fetch import Fetched, oauth_token_fetch, user_session_fetch
 from integrations.services.token_parsing import refresh_due_at
@@ -56,9 +65,7 @@ class IssuedToken:
     expires_at: datetime
     step: AuthStep
     cookie_name: str = ""
-
-
-MEMO_MAX_AGE_S = 30.0
+    generation: int | None = None  # of the token row it came from
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,14 @@ class _Memo:
     issued_at: datetime
     expires_at: datetime
     cookie_name: str
-    stored_at: float
+    generation: int | None
 
 
 _memo: dict[tuple[Any, ...], _Memo] = {}
 _memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
 _memo_guard = threading.Lock()
+# Generations read once for a probe batch, by (model label, credential pk); this thread only.
+_prefetched = threading.local()
 
 
 def memo_clear() -> None:
@@ -81,6 +90,7 @@ def memo_clear() -> None:
     _memo.clear()
     _memo_locks.clear()
     _memo_guard = threading.Lock()
+    _prefetched.__dict__.clear()
 
 
 # A forked worker must not inherit a lock another thread of the parent held.
@@ -93,22 +103,80 @@ def _memo_lock(key: tuple[Any, ...]) -> threading.Lock:
 
 
 def _memo_usable(memo: _Memo | None, *, rejected: str | None) -> bool:
-    if memo is None or time.monotonic() - memo.stored_at > MEMO_MAX_AGE_S:
+    if memo is None:
         return False
     if clock.now() >= refresh_due_at(issued_at=memo.issued_at, expires_at=memo.expires_at):
         return False
     return rejected is None or memo.value != rejected
 
 
+def _memo_current(memo: _Memo, model: type[CachedToken], pk: Any) -> bool:
+    """Whether the row still holds the memoised token: nobody refreshed or deleted it."""
+    return memo.generation is not None and memo.generation == _generation(model, pk)
+
+
+def _generation(model: type[CachedToken], pk: Any) -> int | None:
+    prefetched = getattr(_prefetched, "generations", None)
+    if prefetched is not None and (model._meta.label, pk) in prefetched:
+        return prefetched[(model._meta.label, pk)]
+    # Plain SQL: this runs on every memo hit, and building the ORM query cost about
+    # fifteen times the primary-key read itself (1.5 ms against 0.09 ms on SQLite).
+    table, key = model._meta.db_table, model._meta.pk.column or "id"
+    quote = connection.ops.quote_name
+    where = f"WHERE {quote(key)} = %s"
+    sql = f"SELECT {quote('generation')} FROM {quote(table)} {where}"  # noqa: S608 (identifiers only)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+@contextmanager
+def token_generations_prefetch(
+    *, oauth_client_ids: Iterable[Any], test_user_ids: Iterable[Any]
+) -> Iterator[None]:
+    """Within the block, this thread checks memoised tokens of these credentials against
+    generations read here in one query, instead of one query per call.
+
+    For a probe batch's preparation: a refresh committed after the read is seen by the
+    next batch, as it would be by a call already past its own check.
+    """
+    wanted = {AccessToken: set(oauth_client_ids) - {None}, UserSession: set(test_user_ids) - {None}}
+    generations: dict[tuple[str, Any], int | None] = {
+        (model._meta.label, pk): None for model, ids in wanted.items() for pk in ids
+    }
+    queries = [
+        model._default_manager.filter(pk__in=ids)
+        .annotate(table=models.Value(model._meta.label))
+        .values_list("table", "pk", "generation")
+        for model, ids in wanted.items()
+        if ids
+    ]
+    if queries:
+        rows = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
+        generations.update({(label, pk): generation for label, pk, generation in rows})
+    previous = getattr(_prefetched, "generations", None)
+    _prefetched.generations = generations
+    try:
+        yield
+    finally:
+        _prefetched.generations = previous
+
+
 def _from_memo(memo: _Memo, step: AuthStep) -> IssuedToken:
     step.expires_at = memo.expires_at
-    return IssuedToken(memo.value, memo.issued_at, memo.expires_at, step, memo.cookie_name)
+    return IssuedToken(
+        memo.value, memo.issued_at, memo.expires_at, step, memo.cookie_name, memo.generation
+    )
 
 
 def _remember(key: tuple[Any, ...], issued: IssuedToken) -> None:
     _memo[key] = _Memo(
-        issued.value, issued.issued_at, issued.expires_at, issued.cookie_name, time.monotonic()
+        issued.value, issued.issued_at, issued.expires_at, issued.cookie_name, issued.generation
     )
+    prefetched = getattr(_prefetched, "generations", None)
+    if prefetched is not None and key[:2] in prefetched:
+        prefetched[key[:2]] = issued.generation  # this thread just read or wrote the row
 
 
 class AuthStepFailed(PortalError):
@@ -171,6 +239,7 @@ def _issued(row: Any, step: AuthStep) -> IssuedToken:
         expires_at=row.expires_at,
         step=step,
         cookie_name=getattr(row, "cookie_name", ""),
+        generation=row.generation,
     )
 
 
@@ -192,12 +261,14 @@ def _serve(
     def step(outcome: str) -> AuthStep:
         return AuthStep(step_name, label, outcome, round((time.monotonic() - started) * 1000, 2))
 
-    memo = _memo.get(memo_key)
-    if not force and _memo_usable(memo, rejected=rejected):
-        return _from_memo(memo, step("cache_hit"))  # type: ignore[arg-type]
+    seen = _memo.get(memo_key)
+    if not force and _memo_usable(seen, rejected=rejected):
+        if _memo_current(seen, model, credential.pk):  # type: ignore[arg-type]
+            return _from_memo(seen, step("cache_hit"))  # type: ignore[arg-type]
     with _memo_lock(memo_key):
         memo = _memo.get(memo_key)
-        if not force and _memo_usable(memo, rejected=rejected):
+        # Another thread replaced the memo while this one waited: that one is current.
+        if not force and memo is not seen and _memo_usable(memo, rejected=rejected):
             return _from_memo(memo, step("reused_after_wait"))  # type: ignore[arg-type]
         issued = _serve_from_database(
             model=model,
@@ -307,6 +378,7 @@ def _record_success(row: CachedToken, fetched: Fetched) -> None:
     row.last_error_message = ""
     row.consecutive_failures = 0
     row.next_refresh_at = refresh_due_at(issued_at=fetched.issued_at, expires_at=fetched.expires_at)
+    row.generation = new_generation()  # every process's memo of the old token is now stale
     for name, value in fetched.extra.items():
         setattr(row, name, value)
     row.save()
