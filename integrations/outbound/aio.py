@@ -17,7 +17,6 @@ import ssl
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urljoin
 
 import aiohttp
 from aiohttp import http_exceptions
@@ -40,7 +39,7 @@ from integrations.outbound.failures import (
     too_many_redirects,
 )
 from integrations.outbound.policy import Destination, OutboundPolicy, Resolver
-from integrations.outbound.redirects import REDIRECT_STATUSES, next_hop_headers, redirected_method
+from integrations.outbound.redirects import REDIRECT_STATUSES, next_hop
 from integrations.outbound.transport import (
     _DRAIN_BYTES,
     CHUNK_BYTES,
@@ -210,19 +209,18 @@ class _AsyncCall:
             if location is None:
                 return await self._finish(response, destination)
             await _discard(response)
-            if len(self.hops) > self.limits.max_redirects:
-                raise too_many_redirects(self.request.url, self.limits.max_redirects)
-            following = self._check(urljoin(destination.url, location))
-            method, keep_body = redirected_method(response.status, method)
-            headers, dropped = next_hop_headers(
-                headers,
+            hop = next_hop(
+                self.hops,
+                limit=self.limits.max_redirects,
+                too_many=lambda: too_many_redirects(self.request.url, self.limits.max_redirects),
                 previous=destination,
-                following=following,
-                keep_body=keep_body,
+                method=method,
+                headers=headers,
+                body=body,
                 sensitive=self.sensitive,
+                resolve=self._check,
             )
-            self.hops[-1] = dataclasses.replace(self.hops[-1], dropped_headers=dropped)
-            destination, body = following, body if keep_body else None
+            destination, method, headers, body = hop.destination, hop.method, hop.headers, hop.body
 
     async def _open(
         self, destination: Destination, method: str, headers: dict[str, str], body: bytes | None

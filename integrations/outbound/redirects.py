@@ -6,8 +6,13 @@ again, and credentials must not travel to a host the customer did not configure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urljoin
 
+from integrations.outbound.errors import TooManyRedirects
+from integrations.outbound.exchange import RedirectHop
 from integrations.outbound.policy import Destination
 from integrations.outbound.redaction import CREDENTIAL_HEADERS
 
@@ -64,3 +69,42 @@ def next_hop_headers(
             continue
         kept[name] = value
     return kept, tuple(dropped)
+
+
+@dataclass(frozen=True)
+class NextHop:
+    """The request to send after a redirect answer."""
+
+    destination: Destination
+    method: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+def next_hop(
+    hops: list[RedirectHop],
+    *,
+    limit: int,
+    too_many: Callable[[], TooManyRedirects],
+    previous: Destination,
+    method: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    sensitive: Iterable[str],
+    resolve: Callable[[str], Destination],
+) -> NextHop:
+    """The next hop after ``hops[-1]``, checked by ``resolve`` (the address policy).
+
+    Both clients follow redirects through this one function, so they agree on the hop
+    budget, the method, the body and the credentials left behind; the names of those
+    are recorded on ``hops[-1]``.
+    """
+    if len(hops) > limit:
+        raise too_many()
+    following = resolve(urljoin(previous.url, hops[-1].location))
+    method, keep_body = redirected_method(hops[-1].status, method)
+    kept, dropped = next_hop_headers(
+        headers, previous=previous, following=following, keep_body=keep_body, sensitive=sensitive
+    )
+    hops[-1] = dataclasses.replace(hops[-1], dropped_headers=dropped)
+    return NextHop(following, method, kept, body if keep_body else None)

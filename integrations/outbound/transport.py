@@ -9,13 +9,11 @@ hop, each one through the policy again.
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import json as jsonlib
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 from urllib3 import exceptions as u3
@@ -32,7 +30,7 @@ from integrations.outbound.failures import (
     too_many_redirects,
 )
 from integrations.outbound.policy import Destination, OutboundPolicy
-from integrations.outbound.redirects import REDIRECT_STATUSES, next_hop_headers, redirected_method
+from integrations.outbound.redirects import REDIRECT_STATUSES, next_hop
 from integrations.outbound.session import session_for_thread
 
 CHUNK_BYTES = 64 * 1024
@@ -165,18 +163,25 @@ class _Call:
                 location = self._redirect_location(response)
                 if location is None:
                     return self._finish(response, destination, watch)
-                self._check_hop_budget()
-                following = self.policy.resolve(urljoin(destination.url, location))
-                method, keep_body = redirected_method(response.status_code, method)
-                headers, dropped = next_hop_headers(
-                    headers,
+                hop = next_hop(
+                    self.hops,
+                    limit=self.limits.max_redirects,
+                    too_many=lambda: too_many_redirects(
+                        self.request.url, self.limits.max_redirects
+                    ),
                     previous=destination,
-                    following=following,
-                    keep_body=keep_body,
+                    method=method,
+                    headers=headers,
+                    body=body,
                     sensitive=self.sensitive,
+                    resolve=self.policy.resolve,
                 )
-                self.hops[-1] = dataclasses.replace(self.hops[-1], dropped_headers=dropped)
-                destination, body = following, body if keep_body else None
+                destination, method, headers, body = (
+                    hop.destination,
+                    hop.method,
+                    hop.headers,
+                    hop.body,
+                )
 
     def _ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 2)
@@ -233,10 +238,6 @@ class _Call:
         self.hops.append(RedirectHop(self.sent, response.status_code, location, self.peer_ip))
         _discard(response)
         return location
-
-    def _check_hop_budget(self) -> None:
-        if len(self.hops) > self.limits.max_redirects:
-            raise too_many_redirects(self.request.url, self.limits.max_redirects)
 
     def _finish(
         self, response: requests.Response, destination: Destination, watch: CallWatch

@@ -45,19 +45,21 @@ def expiry(value: Any) -> str:
     Each filter words the whole phrase, so a template never puts "in" in front of a
     time that has passed.
     """
-    if _missing(value):
-        return "—"
-    text = _duration(abs(int(value)))
-    return f"expired {text} ago" if value < 0 else f"in {text}"
+    return _signed(value, past="expired {} ago")
 
 
 @register.filter
 def due_in(value: Any) -> str:
     """Seconds until something scheduled: 3725 → "in 1h 02m"; negative → "overdue by 4s"."""
+    return _signed(value, past="overdue by {}")
+
+
+def _signed(value: Any, *, past: str) -> str:
+    """ "in <duration>" ahead, ``past`` filled with the duration once it has passed."""
     if _missing(value):
         return "—"
     text = _duration(abs(int(value)))
-    return f"overdue by {text}" if value < 0 else f"in {text}"
+    return past.format(text) if value < 0 else f"in {text}"
 
 
 @register.filter
