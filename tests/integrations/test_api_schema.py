@@ -108,7 +108,8 @@ def test_swagger_ui_is_served_from_our_own_static_files() -> None:
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert any("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in s for s in sources)
     assert [s for s in sources if s.startswith(("http:", "https:", "//"))] == []
-    assert "cdn" not in page.lower()
+    # No third-party host anywhere in the page, scripts included (a random nonce may spell "cdn").
+    assert re.findall(r"cdn\.jsdelivr|unpkg\.com|cdnjs|https?://(?!testserver)", page) == []
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
 
 
