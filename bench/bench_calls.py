@@ -6,7 +6,8 @@ Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 Prints cached-token lookup p50/p99, the overhead of a full endpoint call over a bare
 requests.post with the same headers to the same URL (same run, same sandbox), and the
 number of token requests that reach the sandbox when 200 callers ask at once for an
-expired token.
+expired token, and how long 200 callers of a failing credential with a valid token wait
+(the token endpoint answering 500 after 0.5 s; the token past its refresh point).
 """
 
 from __future__ import annotations
@@ -118,6 +119,47 @@ def bench_single_flight(client: OAuthClient, sandbox: object, callers: int = 200
     )
 
 
+def bench_failing_credential(client: OAuthClient, sandbox: object, callers: int = 200) -> None:
+    AccessToken.objects.filter(pk=client.pk).update(
+        issued_at=clock.now() - timedelta(hours=7), expires_at=clock.now() + timedelta(seconds=50)
+    )  # past its refresh point, still valid
+    memo_clear()
+    str(client)  # its label reads the customer: once here, not in every caller thread
+    connections.close_all()
+    sandbox.set_faults(reject=["client"], token_endpoint_lenient="500", latency_ms=500)  # type: ignore[attr-defined]
+    before = sandbox.stats()["token_requests"]  # type: ignore[attr-defined]
+    for label in ("meeting the failing refresh", "failure known"):
+        waits, outcomes = _burst(client, callers)
+        print(
+            f"failing credential, {label}: {callers} callers wait max {max(waits):.1f} ms, "
+            f"p50 {percentile(waits, 0.5):.1f} ms, p99 {percentile(waits, 0.99):.1f} ms, "
+            f"outcomes {sorted(set(outcomes))}"
+        )
+    fetched = sandbox.stats()["token_requests"] - before  # type: ignore[attr-defined]
+    print(f"failing credential: {fetched} token request(s) for {2 * callers} callers")
+    sandbox.set_faults(reject=[], token_endpoint_lenient=None, latency_ms=0)  # type: ignore[attr-defined]
+
+
+def _burst(client: OAuthClient, callers: int) -> tuple[list[float], list[str]]:
+    barrier = threading.Barrier(callers)
+    waits: list[float] = []
+    outcomes: list[str] = []
+
+    def call() -> None:
+        barrier.wait()
+        started = time.perf_counter()
+        outcomes.append(access_token_get(oauth_client=client).step.outcome)
+        waits.append((time.perf_counter() - started) * 1000)
+        connections.close_all()
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return waits, outcomes
+
+
 def main() -> None:
     setup_test_environment()
     sandbox = start_sandbox(host="127.0.0.1", port=0)
@@ -135,6 +177,7 @@ def main() -> None:
         bench_cached_lookup(endpoint.oauth_client)
         bench_overhead(endpoint)
         bench_single_flight(endpoint.oauth_client, sandbox)
+        bench_failing_credential(endpoint.oauth_client, sandbox)
     finally:
         connections.close_all()
         connection.creation.destroy_test_db(old_name, verbosity=0)

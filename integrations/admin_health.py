@@ -7,7 +7,13 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from integrations.models import AlertOutbox, EndpointHealth, HealthTransition, ProbeResult
+from integrations.models import (
+    AlertDeliveryAttempt,
+    AlertOutbox,
+    EndpointHealth,
+    HealthTransition,
+    ProbeResult,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -54,9 +60,52 @@ class ProbeResultAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # counting millions of rows on every page is slow
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows the alert pipeline writes, listed under their parent for reading only."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AlertOutboxInline(ReadOnlyInline):
+    model = AlertOutbox
+    fields = readonly_fields = (
+        "channel",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "claimed_until",
+        "sent_at",
+        "last_error",
+    )
+
+
+class AlertDeliveryAttemptInline(ReadOnlyInline):
+    model = AlertDeliveryAttempt
+    show_change_link = False
+    fields = readonly_fields = (
+        "number",
+        "started_at",
+        "finished_at",
+        "outcome",
+        "http_status",
+        "duration_ms",
+        "error_code",
+        "error_message",
+    )
+
+
 @admin.register(HealthTransition)
 class HealthTransitionAdmin(ReadOnlyAdmin):
     list_display = ["at", "endpoint", "from_state", "to_state", "failing_step", "reason"]
+    inlines = [AlertOutboxInline]
     list_filter = ["to_state"]
     list_select_related = ["endpoint__environment__customer"]
 
@@ -65,3 +114,4 @@ class HealthTransitionAdmin(ReadOnlyAdmin):
 class AlertOutboxAdmin(ReadOnlyAdmin):
     list_display = ["transition", "channel", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status", "channel"]
+    inlines = [AlertDeliveryAttemptInline]

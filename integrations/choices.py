@@ -95,6 +95,18 @@ class AlertStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class AlertAttemptOutcome(models.TextChoices):
+    """How one delivery attempt of an alert ended; in flight until its worker records it."""
+
+    IN_FLIGHT = "in_flight", "In flight"
+    OK = "ok", "Delivered"
+    FAILED = "failed", "Failed"
+    TIMEOUT = "timeout", "Timed out"
+    # The worker died mid-send (found when the row's lease ran out): the receiver may
+    # or may not have the alert, so the retry carries the same idempotency key.
+    LOST = "lost", "Worker lost"
+
+
 class ReadinessVerdict(models.TextChoices):
     """The outcome of one readiness check on one target."""
 

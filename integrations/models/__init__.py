@@ -6,6 +6,7 @@ from integrations.models.credentials import ApiKey, CustomerAuth, OAuthClient, T
 from integrations.models.customers import Customer, Environment
 from integrations.models.endpoints import Endpoint
 from integrations.models.health import (
+    AlertDeliveryAttempt,
     AlertOutbox,
     EndpointHealth,
     HealthTransition,
@@ -17,6 +18,7 @@ from integrations.models.tokens import AccessToken, UserSession
 
 __all__ = [
     "AccessToken",
+    "AlertDeliveryAttempt",
     "AlertOutbox",
     "ApiKey",
     "AuditEvent",

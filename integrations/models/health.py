@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from django.db import models
 
-from integrations.choices import AlertChannel, AlertStatus, ErrorClass, HealthState
+from integrations.choices import (
+    AlertAttemptOutcome,
+    AlertChannel,
+    AlertStatus,
+    ErrorClass,
+    HealthState,
+)
 from integrations.models.endpoints import Endpoint
 
 # Upper bounds (ms) of the latency histogram buckets: fixed and log-scale, so rollups
@@ -169,8 +175,10 @@ class AlertOutbox(models.Model):
     )
     channel = models.CharField(max_length=10, choices=AlertChannel)
     status = models.CharField(max_length=10, choices=AlertStatus, default=AlertStatus.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="Delivery attempts started.")
     next_attempt_at = models.DateTimeField()
+    # Set when a worker claims the row to send it, longer than the send timeout: no other
+    # worker sends it meanwhile; a claim left by a dead worker is free once it passes.
     claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -186,3 +194,32 @@ class AlertOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} alert for transition {self.transition_id}: {self.status}"
+
+
+class AlertDeliveryAttempt(models.Model):
+    """One try at delivering one outbox row: when, how it ended, what the receiver said.
+
+    Written in flight when the row is claimed, finished when the send returns, so a send
+    cut short by a dead worker still leaves its trace (outcome "lost" once retried).
+    """
+
+    outbox = models.ForeignKey(AlertOutbox, on_delete=models.CASCADE, related_name="deliveries")
+    number = models.PositiveIntegerField(help_text="1 for the first attempt of the row.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=AlertAttemptOutcome, default=AlertAttemptOutcome.IN_FLIGHT
+    )
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.CharField(max_length=500, blank=True, help_text="Redacted.")
+    duration_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["outbox", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["outbox", "number"], name="alert_attempt_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of alert {self.outbox_id}: {self.outcome}"

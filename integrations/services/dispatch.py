@@ -7,6 +7,9 @@ carries a lease (claimed_until) after which an unrecorded slot is claimed again.
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,6 +62,21 @@ def probes_claim(*, limit: int | None = None) -> list[Slot]:
         rows = _due(now, limit or settings.PROBE_DISPATCH_LIMIT)
         EndpointHealth.objects.filter(pk__in=[r.pk for r in rows]).update(claimed_until=lease)
     return [Slot(r.pk, r.next_probe_at) for r in rows if r.next_probe_at is not None]
+
+
+def claims_release(*, slots: Sequence[tuple[int, datetime]]) -> int:
+    """Give back the claims of slots that were not recorded, so the next tick claims them.
+
+    Only a row still at that slot is released: one whose result did land (a commit whose
+    answer was lost) has moved on to its next slot, and its claim is already gone.
+    """
+    if not slots:
+        return 0
+    at_slot = functools.reduce(
+        operator.or_, (Q(pk=endpoint_id, next_probe_at=due_at) for endpoint_id, due_at in slots)
+    )
+    rows = EndpointHealth.objects.filter(at_slot, claimed_until__isnull=False)
+    return rows.update(claimed_until=None)
 
 
 def slots_batched(slots: list[Slot], size: int) -> list[list[Slot]]:

@@ -2,7 +2,9 @@
 
 One transaction per batch. The endpoints' health rows are locked first (in id order,
 so two batches never deadlock); a slot that already has a result (the batch is being
-redone after a worker died) is skipped entirely, so nothing is counted twice.
+redone after a worker died) is skipped entirely, so nothing is counted twice. That also
+makes a batch safe to record again when its connection dropped, even after a commit that
+landed but whose answer was lost (services.probe_runs retries on a fresh connection).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from integrations import clock
 from integrations.choices import ErrorClass
@@ -156,6 +157,10 @@ def endpoints_probe(*, slots: list[tuple[Endpoint, datetime]]) -> list[ProbeOutc
         for endpoint, _ in slots:
             try:
                 pending.append(call_prepare(endpoint=endpoint))
+            except (OperationalError, InterfaceError):
+                # The portal's database failed, not the customer: nothing is sent yet, so
+                # the batch is given up whole and probed again, not recorded as failures.
+                raise
             except Exception:
                 pending.append(None)
     sent = _send_all([call for call in pending if call is not None])

@@ -14,6 +14,14 @@ now, refresh after a 401) or its row deleted: a token the portal has replaced is
 sent again, by any process. The check is one read by primary key; a probe batch reads
 the generations of all its credentials in one query (token_generations_prefetch).
 
+A credential whose refresh keeps failing is answered from the memo too: while its
+token is still valid (past the refresh point, before expiry) and the failure is within
+its cool-down (failure_cooldown_s), every caller gets that token at once, outcome
+"stale", after the same generation check; once the cool-down has passed, one caller
+per process retries (a try-lock on the memo) and one across processes (SKIP LOCKED on
+the row), and the others keep the stale token meanwhile instead of queuing on the row
+lock. A process whose memo misses reads the failure from the row without the lock.
+
 Why the database and not a cache key or a broadcast: it is the one store every process
 shares in both deployments. Embedded mode runs SQLite with a per-process locmem cache,
 so a cache key bumped by one process is never seen by another; production has Redis,
@@ -39,6 +47,7 @@ from integrations.errors import PortalError
 from integrations.models import AccessToken, OAuthClient, TestUser, UserSession
 from integrations.models.tokens import CachedToken, new_generation
 from integrations.outbound import Exchange, OutboundError
+from integrations.services.shared_reads import SharedRead
 from integrations.services.token_fetch import Fetched, oauth_token_fetch, user_session_fetch
 from integrations.services.token_parsing import refresh_due_at
 
@@ -69,16 +78,31 @@ class IssuedToken:
 
 
 @dataclass(frozen=True)
+class _Failure:
+    """A credential's last failed refresh, as its row records it."""
+
+    code: str
+    at: datetime
+    cooldown_s: float
+
+    def cooling(self) -> bool:
+        """Whether the failure is too recent to try again."""
+        return (clock.now() - self.at).total_seconds() < self.cooldown_s
+
+
+@dataclass(frozen=True)
 class _Memo:
     value: str
     issued_at: datetime
     expires_at: datetime
     cookie_name: str
     generation: int | None
+    failure: _Failure | None = None  # set when the token is kept because a refresh failed
 
 
 _memo: dict[tuple[Any, ...], _Memo] = {}
 _memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
+_generation_reads: dict[tuple[str, Any], SharedRead[int | None]] = {}
 _memo_guard = threading.Lock()
 # Generations read once for a probe batch, by (model label, credential pk); this thread only.
 _prefetched = threading.local()
@@ -89,6 +113,7 @@ def memo_clear() -> None:
     global _memo_guard
     _memo.clear()
     _memo_locks.clear()
+    _generation_reads.clear()
     _memo_guard = threading.Lock()
     _prefetched.__dict__.clear()
 
@@ -110,6 +135,14 @@ def _memo_usable(memo: _Memo | None, *, rejected: str | None) -> bool:
     return rejected is None or memo.value != rejected
 
 
+def _memo_stale(memo: _Memo | None, *, rejected: str | None) -> bool:
+    """Whether the memo holds a token kept after a failed refresh that may still be sent:
+    not past expiry, and not to a caller whose call the customer just refused."""
+    if memo is None or memo.failure is None or rejected is not None:
+        return False
+    return clock.now() < memo.expires_at
+
+
 def _memo_current(memo: _Memo, model: type[CachedToken], pk: Any) -> bool:
     """Whether the row still holds the memoised token: nobody refreshed or deleted it."""
     return memo.generation is not None and memo.generation == _generation(model, pk)
@@ -119,6 +152,18 @@ def _generation(model: type[CachedToken], pk: Any) -> int | None:
     prefetched = getattr(_prefetched, "generations", None)
     if prefetched is not None and (model._meta.label, pk) in prefetched:
         return prefetched[(model._meta.label, pk)]
+    if connection.in_atomic_block:
+        # This thread's transaction may see a generation other threads do not.
+        return _generation_read(model, pk)
+    with _memo_guard:
+        shared = _generation_reads.setdefault((model._meta.label, pk), SharedRead())
+    # A thread with no connection yet leaves the read to one that has one, if one comes
+    # within a millisecond: opening a connection per thread would exhaust the server's.
+    defer_s = 0.001 if connection.connection is None else 0.0
+    return shared.get(lambda: _generation_read(model, pk), defer_s=defer_s)
+
+
+def _generation_read(model: type[CachedToken], pk: Any) -> int | None:
     # Plain SQL: this runs on every memo hit, and building the ORM query cost about
     # fifteen times the primary-key read itself (1.5 ms against 0.09 ms on SQLite).
     table, key = model._meta.db_table, model._meta.pk.column or "id"
@@ -165,14 +210,21 @@ def token_generations_prefetch(
 
 def _from_memo(memo: _Memo, step: AuthStep) -> IssuedToken:
     step.expires_at = memo.expires_at
+    if step.outcome == "stale" and memo.failure is not None:
+        step.error_code = memo.failure.code
     return IssuedToken(
         memo.value, memo.issued_at, memo.expires_at, step, memo.cookie_name, memo.generation
     )
 
 
-def _remember(key: tuple[Any, ...], issued: IssuedToken) -> None:
+def _remember(key: tuple[Any, ...], issued: IssuedToken, failure: _Failure | None) -> None:
     _memo[key] = _Memo(
-        issued.value, issued.issued_at, issued.expires_at, issued.cookie_name, issued.generation
+        issued.value,
+        issued.issued_at,
+        issued.expires_at,
+        issued.cookie_name,
+        issued.generation,
+        failure,
     )
     prefetched = getattr(_prefetched, "generations", None)
     if prefetched is not None and key[:2] in prefetched:
@@ -262,15 +314,23 @@ def _serve(
         return AuthStep(step_name, label, outcome, round((time.monotonic() - started) * 1000, 2))
 
     seen = _memo.get(memo_key)
-    if not force and _memo_usable(seen, rejected=rejected):
+    if not force and (outcome := _memo_outcome(seen, rejected=rejected)):
         if _memo_current(seen, model, credential.pk):  # type: ignore[arg-type]
-            return _from_memo(seen, step("cache_hit"))  # type: ignore[arg-type]
-    with _memo_lock(memo_key):
+            return _from_memo(seen, step(outcome))  # type: ignore[arg-type]
+    lock = _memo_lock(memo_key)
+    # Past its cool-down, one caller retries the failing credential; the others go on
+    # with the token that is still valid rather than wait for the retry.
+    if not lock.acquire(blocking=force or not _retry_due(seen, rejected=rejected)):
+        if _memo_current(seen, model, credential.pk):  # type: ignore[arg-type]
+            return _from_memo(seen, step("stale"))  # type: ignore[arg-type]
+        lock.acquire()
+    try:
         memo = _memo.get(memo_key)
         # Another thread replaced the memo while this one waited: that one is current.
-        if not force and memo is not seen and _memo_usable(memo, rejected=rejected):
-            return _from_memo(memo, step("reused_after_wait"))  # type: ignore[arg-type]
-        issued = _serve_from_database(
+        if not force and memo is not seen and (outcome := _memo_outcome(memo, rejected=rejected)):
+            waited = "reused_after_wait" if outcome == "cache_hit" else outcome
+            return _from_memo(memo, step(waited))  # type: ignore[arg-type]
+        issued, failure = _serve_from_database(
             model=model,
             key=key,
             step_name=step_name,
@@ -280,9 +340,24 @@ def _serve(
             started=started,
             force=force,
         )
-        if issued.step.outcome != "stale":
-            _remember(memo_key, issued)
+        _remember(memo_key, issued, failure)
         return issued
+    finally:
+        lock.release()
+
+
+def _memo_outcome(memo: _Memo | None, *, rejected: str | None) -> str:
+    """How the memo may answer without the database: cache_hit, stale, or not at all ("")."""
+    if _memo_usable(memo, rejected=rejected):
+        return "cache_hit"
+    if _memo_stale(memo, rejected=rejected) and memo.failure.cooling():  # type: ignore[union-attr]
+        return "stale"
+    return ""
+
+
+def _retry_due(memo: _Memo | None, *, rejected: str | None) -> bool:
+    """Whether a token kept after a failed refresh is past the failure's cool-down."""
+    return _memo_stale(memo, rejected=rejected) and not memo.failure.cooling()  # type: ignore[union-attr]
 
 
 def _serve_from_database(
@@ -295,7 +370,8 @@ def _serve_from_database(
     rejected: str | None,
     started: float,
     force: bool = False,
-) -> IssuedToken:
+) -> tuple[IssuedToken, _Failure | None]:
+    """The token, and the failure it is kept despite (outcome "stale"), else None."""
 
     def step(outcome: str, **extra: Any) -> AuthStep:
         elapsed = (time.monotonic() - started) * 1000
@@ -303,12 +379,22 @@ def _serve_from_database(
 
     row = model._default_manager.filter(**key).first()
     if not force and _usable(row, rejected=rejected, now=clock.now()):
-        return _issued(row, step("cache_hit"))
+        return _issued(row, step("cache_hit")), None
+    may_be_stale = not force and rejected is None and _unexpired(row)
+    if may_be_stale and _recent_failure(row) is not None:  # type: ignore[arg-type]
+        # A refresh failed moments ago, maybe in another process: the row says so,
+        # and the token is still valid; no need to queue on the row lock to learn it.
+        return _stale(row, step)
     model._default_manager.get_or_create(**key)
     with transaction.atomic():
-        row = model._default_manager.select_for_update().get(**key)
+        # After a failure, the caller holding the lock is retrying: do not wait for it.
+        skip = may_be_stale and row.last_outcome == RefreshOutcome.FAILED  # type: ignore[union-attr]
+        locked = model._default_manager.select_for_update(skip_locked=skip).filter(**key).first()
+        if locked is None:
+            return _stale(row, step)
+        row = locked
         if not force and _usable(row, rejected=rejected, now=clock.now()):
-            return _issued(row, step("reused_after_wait"))
+            return _issued(row, step("reused_after_wait")), None
         failure: Exception | None = None
         if not force and rejected is None:
             failure = _recent_failure(row)
@@ -321,20 +407,13 @@ def _serve_from_database(
             else:
                 _record_success(row, fetched)
                 outcome = "refreshed_after_401" if rejected else "fetched"
-                return _issued(
-                    row, step(outcome, exchange=fetched.exchange, warnings=fetched.warnings)
-                )
+                extra = {"exchange": fetched.exchange, "warnings": fetched.warnings}
+                return _issued(row, step(outcome, **extra)), None
     # The failure is committed above so the credential shows it; a token that is
     # still valid (inside its refresh margin, not expired) is served meanwhile;
     # not to a forced refresh, whose caller asked to see the fetch's outcome.
-    if (
-        rejected is None
-        and not force
-        and row.token is not None
-        and row.expires_at
-        and clock.now() < row.expires_at
-    ):
-        return _issued(row, step("stale", error_code=getattr(failure, "code", "")))
+    if rejected is None and not force and _unexpired(row):
+        return _stale(row, step)
     failed = step(
         "failed",
         exchange=getattr(failure, "exchange", None),
@@ -342,6 +421,21 @@ def _serve_from_database(
         error_message=getattr(failure, "message", str(failure)),
     )
     raise AuthStepFailed(step=failed, cause=failure)
+
+
+def _unexpired(row: CachedToken | None) -> bool:
+    if row is None or row.token is None or row.expires_at is None:
+        return False
+    return clock.now() < row.expires_at
+
+
+def _stale(row: Any, step: Callable[..., AuthStep]) -> tuple[IssuedToken, _Failure]:
+    failure = _Failure(
+        code=row.last_error_code or "auth_failed",
+        at=row.last_error_at or clock.now(),
+        cooldown_s=failure_cooldown_s(row.consecutive_failures),
+    )
+    return _issued(row, step("stale", error_code=failure.code)), failure
 
 
 def failure_cooldown_s(consecutive_failures: int) -> float:
