@@ -1,7 +1,21 @@
-"""DRF authentication with API tokens: ``Authorization: Token <token>`` (or ``Bearer``)."""
+"""DRF authentication with API tokens: ``Authorization: Token <token>`` (or ``Bearer``).
+
+Guessing is throttled per presented token and client address, never per address alone: one
+client's wrong tokens must not lock out the right ones of another (or of the same address).
+
+- A token's public prefix that failed ``LOGIN_MAX_FAILURES`` times from an address is refused
+  from that address, unchecked, until the window ends, even with its right secret: otherwise
+  the secret half of a known prefix could be guessed on and the right guess would still pass.
+  Other tokens from that address, and this token from any other address, are unaffected.
+- A malformed token (no prefix) is counted by a hash of the whole value.
+- Past ``API_TOKEN_ADDRESS_MAX_FAILURES`` failures an address's invalid tokens get 429 instead
+  of 401, so a client spraying prefixes is told to stop; a valid token still authenticates.
+- Only wrong tokens count: a revoked or expired one was presented with its right secret.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
@@ -11,22 +25,68 @@ from rest_framework.request import Request
 
 from accounts.models import ApiToken
 from accounts.throttle import (
-    API_TOKEN_ATTEMPTS,
     client_ip,
-    login_blocked,
-    login_failure_record,
+    token_address_exhausted,
+    token_attempts_blocked,
+    token_failure_record,
 )
-from accounts.tokens import ApiTokenRejected, api_token_check
+from accounts.tokens import PREFIX_CHARS, TOKEN_PREFIX, ApiTokenRejected, api_token_check
 
 KEYWORDS = (b"token", b"bearer")
 
 
-class ApiTokenAuthentication(BaseAuthentication):
-    """Authenticates as the token's user; ``request.auth`` is the ApiToken (for its scope).
+class ApiTokenThrottled(Exception):
+    """Too many failed attempts; ``message`` says what to do, ``wait_s`` for how long."""
 
-    Failed attempts are counted per client address like failed logins, and refused
-    for a while once there are too many.
+    def __init__(self, message: str, *, wait_s: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.wait_s = wait_s
+
+
+# What a throttled client reads (DRF adds "Expected available in N seconds.").
+PRESENTED_BLOCKED = (
+    "Too many failed attempts with this API token from your address: it is refused from "
+    "here until the window ends. Check that you send the whole token as issued, or ask an "
+    "admin for a new one; other tokens still work."
+)
+ADDRESS_EXHAUSTED = (
+    "Too many failed API token attempts from your address: invalid tokens are refused until "
+    "the window ends. Send a valid token (it still works) and stop retrying the others."
+)
+
+
+def api_token_authenticate(*, raw: str, ip: str) -> ApiToken:
+    """The token ``raw`` names, checked under the failure throttle of address ``ip``.
+
+    Raises ApiTokenThrottled (refused for a while) or ApiTokenRejected (this token is bad).
     """
+    presented = _presented(raw)
+    wait_s = settings.LOGIN_FAILURE_WINDOW_S
+    if token_attempts_blocked(presented=presented, ip=ip):
+        raise ApiTokenThrottled(PRESENTED_BLOCKED, wait_s=wait_s)
+    try:
+        return api_token_check(raw=raw)
+    except ApiTokenRejected as error:
+        if error.code != "token_invalid":
+            raise
+        token_failure_record(presented=presented, ip=ip)
+        if token_address_exhausted(ip=ip):
+            raise ApiTokenThrottled(ADDRESS_EXHAUSTED, wait_s=wait_s) from None
+        raise
+
+
+def _presented(raw: str) -> str:
+    """What failures of ``raw`` count against: its public prefix, else a hash of it all."""
+    body = raw[len(TOKEN_PREFIX) :]
+    # The same shape accounts.tokens reads a prefix from; anything else names no token.
+    if raw.startswith(TOKEN_PREFIX) and len(body) > PREFIX_CHARS + 1:
+        return f"prefix:{body[:PREFIX_CHARS]}"
+    return f"sha256:{hashlib.sha256(raw.encode()).hexdigest()}"
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """Authenticates as the token's user; ``request.auth`` is the ApiToken (for its scope)."""
 
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         parts = get_authorization_header(request).split()
@@ -36,16 +96,11 @@ class ApiTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: expected 'Token <token>'.", code="token_invalid"
             )
-        ip = client_ip(request)
-        if login_blocked(username=API_TOKEN_ATTEMPTS, ip=ip):
-            raise exceptions.Throttled(
-                wait=settings.LOGIN_FAILURE_WINDOW_S,
-                detail="Too many failed API token attempts from your address.",
-            )
         try:
-            token = api_token_check(raw=parts[1].decode("latin-1"))
+            token = api_token_authenticate(raw=parts[1].decode("latin-1"), ip=client_ip(request))
+        except ApiTokenThrottled as error:
+            raise exceptions.Throttled(wait=error.wait_s, detail=error.message) from None
         except ApiTokenRejected as error:
-            login_failure_record(username=API_TOKEN_ATTEMPTS, ip=ip)
             raise exceptions.AuthenticationFailed(error.message, code=error.code) from None
         return token.user, token
 

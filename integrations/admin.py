@@ -15,10 +15,17 @@ from integrations import (
     admin_health,  # noqa: F401  (registers the health pages)
     clock,
 )
-from integrations.admin_forms import WriteOnlySecretsForm, secret_status
+from integrations.admin_destinations import DestinationAdminMixin
+from integrations.admin_forms import (
+    KeepSecretsForm,
+    WriteOnlySecretsForm,
+    WriteOnlySecretsKeepForm,
+    secret_status,
+)
 from integrations.admin_readiness import EnvironmentReadinessMixin
 from integrations.admin_test_calls import EndpointTestCallMixin
 from integrations.choices import AuditAction
+from integrations.json_limits import BoundedJSONFormField
 from integrations.models import (
     AccessToken,
     ApiKey,
@@ -144,7 +151,7 @@ class TestUserInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(DestinationAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "is_active", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
@@ -153,7 +160,11 @@ class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(EnvironmentReadinessMixin, AuditedAdminMixin, admin.ModelAdmin):
+class EnvironmentAdmin(
+    DestinationAdminMixin, EnvironmentReadinessMixin, AuditedAdminMixin, admin.ModelAdmin
+):
+    form = KeepSecretsForm
+    offers_keep_secrets = True
     list_display = ["__str__", "kind", "base_url", "is_enabled", "verify_tls"]
     list_filter = ["kind", "is_enabled", "customer"]
     list_select_related = ["customer"]
@@ -163,23 +174,27 @@ class EnvironmentAdmin(EnvironmentReadinessMixin, AuditedAdminMixin, admin.Model
 
 
 @admin.register(OAuthClient)
-class OAuthClientAdmin(AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
-    form = WriteOnlySecretsForm
+class OAuthClientAdmin(
+    DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin
+):
+    form = WriteOnlySecretsKeepForm
+    offers_keep_secrets = True
     list_display = ["client_id", "environment", "auth_style", "secret_state"]
     list_select_related = ["environment__customer"]
     search_fields = ["client_id", "environment__customer__name"]
 
 
 @admin.register(CustomerAuth)
-class CustomerAuthAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    form = WriteOnlySecretsForm  # the JWT verification key may be a shared secret
+class CustomerAuthAdmin(DestinationAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    form = WriteOnlySecretsKeepForm  # the JWT verification key may be a shared secret
+    offers_keep_secrets = True
     list_display = ["__str__", "mode", "authenticate_url"]
     list_select_related = ["environment__customer"]
     inlines = [TestUserInline]
 
 
 @admin.register(TestUser)
-class TestUserAdmin(AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
+class TestUserAdmin(DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
     form = WriteOnlySecretsForm
     list_display = ["label", "username", "customer_auth", "is_active", "secret_state"]
     list_select_related = ["customer_auth__environment__customer"]
@@ -187,7 +202,7 @@ class TestUserAdmin(AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
+class ApiKeyAdmin(DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
     form = WriteOnlySecretsForm
     list_display = ["name", "header_name", "environment", "expires_on", "secret_state"]
     list_select_related = ["environment__customer"]
@@ -199,6 +214,8 @@ class EndpointAdmin(EndpointTestCallMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ["probe_enabled", "method", "environment__customer"]
     list_select_related = ["environment__customer"]
     search_fields = ["name", "path"]
+    # Deeply nested JSON in a template textarea is a form error, not a RecursionError.
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONFormField}}
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
         (None, {"fields": ["environment", "name", "slug", "method", "path", "follow_redirects"]}),

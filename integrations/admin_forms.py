@@ -12,7 +12,7 @@ from django import forms
 from django.db import models
 
 from integrations.crypto import SecretDecryptionError
-from integrations.fields import EncryptedSecretField
+from integrations.fields import EncryptedSecretField, validate_secret_length
 
 # Secrets without which the credential cannot work: required when nothing is stored yet.
 REQUIRED_SECRETS = {"client_secret", "password", "value"}
@@ -45,6 +45,7 @@ class WriteOnlySecretsForm(forms.ModelForm):
             self.fields[name] = forms.CharField(
                 required=False,
                 strip=False,
+                validators=[validate_secret_length],
                 label=self.fields[name].label,
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
                 help_text=f"Currently {secret_status(stored)}. "
@@ -61,3 +62,34 @@ class WriteOnlySecretsForm(forms.ModelForm):
                 if name in REQUIRED_SECRETS and not stored and self.has_changed():
                     self.add_error(name, "This secret is required.")
         return cleaned
+
+
+KEEP_SECRETS = "keep_secrets"
+
+
+class KeepSecretsForm(forms.ModelForm):
+    """A ModelForm with the admin's "keep the stored secrets" confirmation.
+
+    See services.destinations: a save that moves where secrets go clears them unless
+    an admin ticks this box. ``may_keep_secrets`` is set per request by the admin.
+    """
+
+    may_keep_secrets = False
+
+    keep_secrets = forms.BooleanField(
+        required=False,
+        label="Keep the stored secrets for the new host",
+        help_text="Admins only. A new scheme, host or port clears the stored secrets that "
+        "were sent to the old one; tick to keep them for the new host (recorded in the "
+        "audit log). A new path keeps them anyway.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get(KEEP_SECRETS) and not self.may_keep_secrets:
+            self.add_error(None, "Only an admin can keep the stored secrets for a new host.")
+        return cleaned
+
+
+class WriteOnlySecretsKeepForm(KeepSecretsForm, WriteOnlySecretsForm):
+    """Write-only secrets and the keep-secrets confirmation (OAuth clients, customer auths)."""

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldError, ValidationError
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
+from integrations.crypto import SecretDecryptionError
+from integrations.outbound.secret_forms import MIN_SECRET_LENGTH
 from integrations.secrets import Secret
+
+
+def validate_secret_length(value: Secret | str | None) -> None:
+    """Refuse a secret shorter than ``MIN_SECRET_LENGTH``: redaction could neither hide
+    its encodings without mangling ordinary text (``json``) nor safely leave them."""
+    if value is None or value == "":
+        return  # "not set" is each form's own question
+    try:
+        text = value.reveal() if isinstance(value, Secret) else str(value)
+    except SecretDecryptionError:
+        return  # stored under a retired key: the forms already ask for it again
+    if len(text) < MIN_SECRET_LENGTH:
+        raise ValidationError(
+            f"A secret must be at least {MIN_SECRET_LENGTH} characters long: paste the "
+            "whole value the customer issued. A shorter one cannot be told apart from "
+            "ordinary text, so it could not be reliably hidden where it is shown.",
+            code="secret_too_short",
+        )
 
 
 class _SecretAttribute(DeferredAttribute):
@@ -38,6 +58,10 @@ class EncryptedSecretField(_SecretTextField):
 
     description = "A secret encrypted at rest"
     descriptor_class = _SecretAttribute
+    # Runs in full_clean (and the admin's and API's secret inputs use it too). Not part
+    # of the field's migration state. Token cache rows are written by services, which
+    # never full_clean them: a customer may issue a short token and it is still kept.
+    default_validators = [validate_secret_length]
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Secret | None:
         if value is None or value == "":

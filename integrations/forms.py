@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from integrations.json_limits import json_loads_bounded
 from integrations.models import Endpoint, TestUser
 from integrations.services.templates import template_variables
 
@@ -39,8 +40,8 @@ class TestCallForm(forms.Form):
     def clean_variables(self) -> dict[str, str]:
         text = self.cleaned_data["variables"].strip() or "{}"
         try:
-            value = json.loads(text)
-        except ValueError as error:
+            value = json_loads_bounded(text)
+        except ValueError as error:  # JsonTooDeep is one
             raise forms.ValidationError(f"Not valid JSON: {error}") from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Must be a JSON object.")

@@ -104,6 +104,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body (CSRF reads forms): oversized bodies get a 413.
+    "portal.middleware.BadInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -112,6 +114,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Request bodies (JSON, forms, uploads) declared larger than this are refused with 413
+# before they are read; file parts above FILE_UPLOAD_MAX_MEMORY_SIZE spill to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("PORTAL_MAX_REQUEST_BYTES", 5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = min(DATA_UPLOAD_MAX_MEMORY_SIZE, 2_621_440)
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -232,7 +239,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.PortalJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -279,6 +286,19 @@ if CACHE_URL:
 # that pair is refused, and the window they are counted in.
 LOGIN_MAX_FAILURES = envint("PORTAL_LOGIN_MAX_FAILURES", 5)
 LOGIN_FAILURE_WINDOW_S = envint("PORTAL_LOGIN_FAILURE_WINDOW_MINUTES", 15) * 60
+# Failed API tokens (of any prefix) from one address in that window before its invalid
+# tokens get 429 instead of 401; a valid token is never refused by this ceiling.
+API_TOKEN_ADDRESS_MAX_FAILURES = envint("PORTAL_API_TOKEN_ADDRESS_MAX_FAILURES", 100)
+# Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; from any
+# other REMOTE_ADDR the header is ignored, so a client cannot choose its own address.
+PORTAL_TRUSTED_PROXIES = envlist("PORTAL_TRUSTED_PROXIES")
+for _proxy in PORTAL_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PORTAL_TRUSTED_PROXIES: {_proxy!r} is not an address or CIDR network"
+        ) from None
 
 LOGGING = {
     "version": 1,
@@ -305,6 +325,11 @@ PROBE_BATCH_SIZE = envint("PORTAL_PROBE_BATCH_SIZE", 100)
 PROBE_DISPATCH_LIMIT = envint("PORTAL_PROBE_DISPATCH_LIMIT", 20000)
 # A claimed endpoint whose batch has not recorded by then is claimed again (worker died).
 PROBE_CLAIM_LEASE_S = envint("PORTAL_PROBE_CLAIM_LEASE_S", 120)
+# A batch's database work (loading it, recording it) that loses its connection is retried
+# on a fresh one this many times in all, waiting DELAY, 2 x DELAY, ... between attempts;
+# a batch still unrecorded then gives its claims back at once instead of at the lease.
+PROBE_DB_ATTEMPTS = envint("PORTAL_PROBE_DB_ATTEMPTS", 3)
+PROBE_DB_RETRY_DELAY_S = float(env("PORTAL_PROBE_DB_RETRY_DELAY_S", "1.5"))
 PROBE_THREADS = envint("PORTAL_PROBE_THREADS", 32)
 # "aiohttp" sends a batch's probes from one event loop; "threads" uses a thread pool.
 PROBE_CLIENT = env("PORTAL_PROBE_CLIENT", "aiohttp")
@@ -318,6 +343,15 @@ TOKEN_FAILING_AFTER = envint("PORTAL_TOKEN_FAILING_AFTER", 3)
 ALERT_WEBHOOK_URL = env("PORTAL_ALERT_WEBHOOK_URL")
 ALERT_EMAILS = envlist("PORTAL_ALERT_EMAILS")
 ALERT_DELIVER_EVERY_S = envint("PORTAL_ALERT_DELIVER_EVERY_S", 10)
+# One alert send (webhook or e-mail) gives up after this; a claimed alert is not sent by
+# another worker for the lease, so the lease must outlast a send that may be in flight.
+ALERT_SEND_TIMEOUT_S = envint("PORTAL_ALERT_SEND_TIMEOUT_S", 10)
+ALERT_CLAIM_LEASE_S = envint("PORTAL_ALERT_CLAIM_LEASE_S", 60)
+if ALERT_CLAIM_LEASE_S <= ALERT_SEND_TIMEOUT_S:
+    raise ImproperlyConfigured(
+        "PORTAL_ALERT_CLAIM_LEASE_S must be longer than PORTAL_ALERT_SEND_TIMEOUT_S, "
+        "or a second worker may send an alert whose first send is still in flight"
+    )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "portal@localhost")
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "localhost")

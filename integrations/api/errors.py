@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import IntegrityError
+from django.core.exceptions import RequestDataTooBig
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
@@ -82,12 +84,48 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
         )
     if isinstance(exc, PortalError | OutboundError):
         return _upstream(exc)
+    if isinstance(exc, RequestDataTooBig):
+        return request_too_large()
     logger.exception("unhandled API error")
     return PortalApiError(
         "The portal failed to handle this request; it has been logged.",
         code="server_error",
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+def request_too_large() -> PortalApiError:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return PortalApiError(
+        f"The request body is larger than the portal accepts ({limit} bytes).",
+        code="request_too_large",
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        details={"max_bytes": limit},
+    )
+
+
+# PostgreSQL's SQLSTATEs for a date or time it cannot hold: datetime_field_overflow and
+# invalid_time_zone_displacement_value. Only an input value can cause either.
+DATETIME_OUT_OF_RANGE_STATES = frozenset({"22008", "22009"})
+
+
+def is_datetime_out_of_range(exc: DataError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in DATETIME_OUT_OF_RANGE_STATES
+
+
+def datetime_out_of_range() -> PortalApiError:
+    """A date the database refused when the query ran (the admin's changelist filters)."""
+    return PortalApiError(
+        "A date or time is out of range: use a UTC offset between -15:59 and +15:59 "
+        "and a moment within the years 1 to 9999.",
+        code="invalid_datetime",
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def error_json_response(error: PortalApiError) -> JsonResponse:
+    """The error shape outside DRF's views (middleware, Django's handlers)."""
+    return JsonResponse({"error": _error_body(error)}, status=error.status_code)
 
 
 def _protected(exc: ProtectedError) -> PortalApiError:

@@ -9,9 +9,16 @@ from rest_framework import viewsets
 from rest_framework.serializers import BaseSerializer
 
 from accounts.models import ApiToken
-from integrations.admin_forms import secret_field_names
+from integrations.admin_forms import KEEP_SECRETS, secret_field_names
+from integrations.api.errors import PortalApiError
 from integrations.choices import AuditAction
 from integrations.services.audit import audit_record
+from integrations.services.destinations import (
+    KeepSecretsRefused,
+    destination_change_settle,
+    destinations_snapshot,
+    may_keep_secrets,
+)
 
 
 def changed_field_names(instance: models.Model, data: dict[str, Any]) -> list[str]:
@@ -54,6 +61,41 @@ class AuditedWritesMixin:
             changed_fields=fields,
             detail={"via": "api", **({"api_token": token.prefix} if token else {})},
         )
+
+
+class DestinationWritesMixin:
+    """Updates that move where secrets go clear them, unless an admin sends keep_secrets.
+
+    The outcome reaches the response through the serializer context (destination_change).
+    """
+
+    request: Any
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.validated_data.pop(KEEP_SECRETS, None)  # nothing is stored yet to keep
+        super().perform_create(serializer)  # type: ignore[misc]
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        keep = bool(serializer.validated_data.pop(KEEP_SECRETS, False))
+        if keep and not may_keep_secrets(self.request.user):
+            # Refused before anything is written.
+            raise PortalApiError(
+                KeepSecretsRefused.message, code=KeepSecretsRefused.code, status_code=403
+            )
+        before = destinations_snapshot(obj=serializer.instance)
+        with transaction.atomic():
+            super().perform_update(serializer)  # type: ignore[misc]
+            outcome = destination_change_settle(
+                obj=serializer.instance,
+                before=before,
+                keep_secrets=keep,
+                actor=self.request.user,
+                request=self.request,
+                via="api",
+            )
+        if outcome is not None and not outcome.kept:
+            serializer.instance.refresh_from_db()  # the answer shows the secrets as cleared
+        serializer.context["destination_change"] = outcome
 
 
 class ConfigViewSet(AuditedWritesMixin, viewsets.ModelViewSet):

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from integrations.api import filtersets, serializers
-from integrations.api.mixins import ConfigViewSet, HistoryViewSet
+from integrations.api.mixins import ConfigViewSet, DestinationWritesMixin, HistoryViewSet
 from integrations.api.schema import error_response
 from integrations.models import (
     ApiKey,
@@ -52,7 +52,7 @@ class CustomerViewSet(ConfigViewSet):
     ordering_fields = ["name", "slug", "created_at", "updated_at"]
 
 
-class EnvironmentViewSet(ConfigViewSet):
+class EnvironmentViewSet(DestinationWritesMixin, ConfigViewSet):
     """A customer's deployments (UAT, production): base URL, TLS and time limits."""
 
     queryset = Environment.objects.all()
@@ -61,7 +61,7 @@ class EnvironmentViewSet(ConfigViewSet):
     ordering_fields = ["name", "slug", "kind", "created_at", "updated_at"]
 
 
-class OAuthClientViewSet(ConfigViewSet):
+class OAuthClientViewSet(DestinationWritesMixin, ConfigViewSet):
     """System credentials (OAuth 2.0 client credentials grant), with their cached token's state."""
 
     queryset = OAuthClient.objects.select_related("access_token")
@@ -84,7 +84,7 @@ class OAuthClientViewSet(ConfigViewSet):
         return Response(serializers.TokenRefreshSerializer(issued).data)
 
 
-class CustomerAuthViewSet(ConfigViewSet):
+class CustomerAuthViewSet(DestinationWritesMixin, ConfigViewSet):
     """User-level authentication at the customer (token or cookie mode)."""
 
     queryset = CustomerAuth.objects.all()

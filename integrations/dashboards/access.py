@@ -15,9 +15,10 @@ from functools import lru_cache
 from django.conf import settings
 from django.http import HttpRequest
 
+from accounts.authentication import ApiTokenThrottled, api_token_authenticate
 from accounts.roles import role_of
-from accounts.throttle import API_TOKEN_ATTEMPTS, client_ip, login_blocked, login_failure_record
-from accounts.tokens import ApiTokenRejected, api_token_check
+from accounts.throttle import client_ip
+from accounts.tokens import ApiTokenRejected
 
 SCHEMES = ("bearer", "token")
 
@@ -39,13 +40,9 @@ def has_portal_role(request: HttpRequest) -> bool:
 
 
 def _api_token_has_role(request: HttpRequest, raw: str) -> bool:
-    ip = client_ip(request)
-    if login_blocked(username=API_TOKEN_ATTEMPTS, ip=ip):
-        return False
     try:
-        token = api_token_check(raw=raw)
-    except ApiTokenRejected:
-        login_failure_record(username=API_TOKEN_ATTEMPTS, ip=ip)
+        token = api_token_authenticate(raw=raw, ip=client_ip(request))
+    except (ApiTokenRejected, ApiTokenThrottled):
         return False
     return role_of(token.user) is not None
 

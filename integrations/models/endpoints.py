@@ -12,6 +12,7 @@ from integrations.models.customers import Environment
 from integrations.outbound.errors import InvalidUrl
 from integrations.outbound.urls import error_sentence, path_check
 from integrations.services.identifier import identifier_config_errors
+from integrations.services.templates import template_secret_errors
 
 
 class Endpoint(models.Model):
@@ -147,6 +148,10 @@ class Endpoint(models.Model):
         if self.identifier_location != IdentifierLocation.NONE and self.customer_auth is None:
             errors["identifier_location"] = "Sending the customer identifier needs a customer auth."
         for name, message in identifier_config_errors(self).items():
+            errors.setdefault(name, message)
+        # A literal credential in a template would be stored and shown in plain text.
+        templates = {"headers": self.headers_template, "body": self.body_template}
+        for name, message in template_secret_errors(**templates).items():
             errors.setdefault(name, message)
         try:
             path_check(self.path)

@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from integrations.outbound.errors import MalformedResponse, UpstreamHttpError
+from integrations.outbound.secret_forms import SecretMatcher
 
 Headers = tuple[tuple[str, str], ...]
 """Header pairs in wire order; a name may repeat (Set-Cookie)."""
@@ -145,7 +146,7 @@ class Exchange:
             exchange=self,
         )
 
-    def redacted(self, *, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    def redacted(self, *, secrets: Iterable[str] | SecretMatcher = ()) -> dict[str, Any]:
         """A JSON-able copy safe to store and show; see ``redaction.redact_exchange``."""
         from integrations.outbound.redaction import redact_exchange
 

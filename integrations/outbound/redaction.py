@@ -1,21 +1,22 @@
 """The one redaction family: logs, stored test calls, API output and curl export all
 use these functions, so a secret hidden in one place is hidden everywhere.
 
-Two layers: by *position* (credential headers, sensitive JSON/form/query keys, URL
-userinfo) and by *value* (every known secret, plus its URL-encoded, JSON-escaped and
-base64 forms, wherever it appears). JWT-shaped strings are hidden by value too,
-since the customer identifier may be a JWT carried under any field name.
+Two layers: by *position* (credential headers and headers named like one, sensitive
+JSON/form/query keys, URL userinfo) and by *value* (every known secret in every spelling
+an echo may give it, see ``secret_forms``, wherever it appears). JWT-shaped strings are
+hidden by value too, since the customer identifier may be a JWT carried under any name.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, overload
-from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from integrations.outbound.secret_forms import SecretMatcher
 
 if TYPE_CHECKING:
     from integrations.outbound.exchange import Exchange, SentRequest
@@ -55,9 +56,39 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 _SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "_api_key", "_apikey")
+# Words of a field or header name that say its value is a credential (x-auth-token,
+# clientSecret, static_session_id), unless the last word says it only describes one.
+_SECRET_WORDS = frozenset(
+    {
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "session",
+        "sessionid",
+        "jwt",
+        "cookie",
+        "authorization",
+        "auth",
+        "apikey",
+        "credential",
+        "credentials",
+    }
+)
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key")})
+_DESCRIPTIVE_LAST_WORDS = frozenset(
+    {"type", "url", "uri", "field", "name", "expires", "expiry", "in", "at", "mode", "style"}
+)
+# Headers named like credentials that carry none: challenges and CORS flags.
+_NOT_CREDENTIAL_HEADERS = frozenset(
+    {"www-authenticate", "proxy-authenticate", "access-control-allow-credentials"}
+)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Scheme words worth keeping in front of a hidden credential ("Bearer [REDACTED]").
 # Only known words: the first word of an arbitrary value could be part of the secret.
-_AUTH_SCHEMES = frozenset(
+AUTH_SCHEMES = frozenset(
     {"basic", "bearer", "digest", "jwt", "token", "negotiate", "dpop", "mac", "apikey", "oauth"}
 )
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -67,58 +98,42 @@ _SCHEME_TOKEN = re.compile(
     r"\b(Bearer|Basic|JWT|Token)(\s+)(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}",
     re.IGNORECASE,
 )
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+Secrets = Iterable[str] | SecretMatcher
+"""Secret values, or a ``SecretMatcher`` built from them once for many texts."""
+
+
+def _has_secret_words(words: list[str]) -> bool:
+    if not words or words[-1] in _DESCRIPTIVE_LAST_WORDS:
+        return False
+    pairs = set(itertools.pairwise(words))
+    return bool(_SECRET_WORDS.intersection(words) or _SECRET_PAIRS & pairs)
 
 
 def is_sensitive_key(key: str) -> bool:
-    """Whether a JSON, form or query field of this name holds a secret (case-insensitive)."""
+    """Whether a JSON, form or query field (or a header) of this name holds a secret."""
     normalised = key.strip().lower().replace("-", "_")
-    return normalised in SENSITIVE_KEYS or normalised.endswith(_SENSITIVE_SUFFIXES)
+    if normalised in SENSITIVE_KEYS or normalised.endswith(_SENSITIVE_SUFFIXES):
+        return True
+    return _has_secret_words([word.lower() for word in _WORD.findall(key)])
 
 
-def _secret_forms(secrets: Iterable[str]) -> list[str]:
-    """Every spelling of each secret we may meet in text, longest first so a secret
-    containing a shorter one is hidden whole."""
-    forms: set[str] = set()
-    for secret in secrets:
-        raw = secret.encode()
-        forms |= {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-        # Unpadded, so the form also matches where padding was stripped (JWT, URLs).
-        encoded = (base64.b64encode(raw), base64.urlsafe_b64encode(raw))
-        forms |= {form.decode().rstrip("=") for form in encoded}
-    return sorted((form for form in forms if form), key=len, reverse=True)
+def is_credential_header(name: str) -> bool:
+    """Whether a header of this name carries a credential (standard or named like one)."""
+    lowered = name.strip().lower()
+    if lowered in _NOT_CREDENTIAL_HEADERS:
+        return False
+    return lowered in CREDENTIAL_HEADERS or is_sensitive_key(name)
 
 
-def _hides_secret(run: str, secrets: list[bytes]) -> bool:
-    """Whether a base64-looking run decodes to bytes containing a secret: catches
-    ``Basic base64(client_id:secret)`` whatever the secret's offset inside it.
-
-    Base64 decodes in independent 4-character groups, so trying the four start offsets
-    finds an encoded value even when other base64-alphabet text precedes it.
-    """
-    standard = run.rstrip("=").replace("-", "+").replace("_", "/")
-    for offset in range(4):
-        chunk = standard[offset:]
-        if len(chunk) % 4 == 1:
-            chunk = chunk[:-1]  # a lone trailing character cannot be decoded
-        try:
-            decoded = base64.b64decode(chunk + "=" * (-len(chunk) % 4))
-        except binascii.Error:
-            continue
-        if any(secret in decoded for secret in secrets):
-            return True
-    return False
+def secret_matcher(secrets: Secrets) -> SecretMatcher:
+    """``secrets`` compiled once, for a caller about to redact many texts with them."""
+    return secrets if isinstance(secrets, SecretMatcher) else SecretMatcher(secrets)
 
 
-def redact_text(text: str, *, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every known secret (in any usual encoding), any JWT and any
-    ``Bearer <token>``-style credential replaced."""
-    secrets = [s for s in secrets if s]
-    if secrets:
-        raw = [s.encode() for s in secrets]
-        text = _BASE64_RUN.sub(lambda m: MARKER if _hides_secret(m[0], raw) else m[0], text)
-        for form in _secret_forms(secrets):
-            text = text.replace(form, MARKER)
+def redact_text(text: str, *, secrets: Secrets = ()) -> str:
+    """``text`` with every known secret (in any usual spelling, see ``secret_forms``), any
+    JWT and any ``Bearer <token>``-style credential replaced."""
+    text = secret_matcher(secrets).hide(text, MARKER)
     text = _SCHEME_TOKEN.sub(lambda m: f"{m[1]}{m[2]}{MARKER}", text)
     return _JWT.sub(MARKER, text)
 
@@ -128,7 +143,7 @@ def _mask_cookie_pairs(value: str) -> str:
     return "; ".join(f"{name}={MARKER}" if sep else MARKER for name, sep, _ in pairs)
 
 
-def _mask_credential(name: str, value: str, secrets: Iterable[str]) -> str:
+def _mask_credential(name: str, value: str, secrets: SecretMatcher) -> str:
     lowered = name.lower()
     if lowered == "cookie":
         return _mask_cookie_pairs(value)
@@ -137,48 +152,52 @@ def _mask_credential(name: str, value: str, secrets: Iterable[str]) -> str:
         first, sep, attributes = value.partition(";")
         return _mask_cookie_pairs(first) + (sep + redact_text(attributes, secrets=secrets))
     scheme, _, rest = value.strip().partition(" ")
-    if rest.strip() and scheme.lower() in _AUTH_SCHEMES:
+    if rest.strip() and scheme.lower() in AUTH_SCHEMES:
         return f"{scheme} {MARKER}"
     return MARKER
 
 
-def _redact_header(name: str, value: str, secret_names: frozenset[str], secrets: list[str]) -> str:
-    if name.lower() in secret_names:
+def _redact_header(
+    name: str, value: str, secret_names: frozenset[str], secrets: SecretMatcher
+) -> str:
+    if name.lower() in secret_names or is_credential_header(name):
         return _mask_credential(name, value, secrets)
     return redact_text(value, secrets=secrets)
 
 
 @overload
 def redact_headers(
-    headers: Mapping[str, str], *, secrets: Iterable[str] = (), sensitive: Iterable[str] = ()
+    headers: Mapping[str, str], *, secrets: Secrets = (), sensitive: Iterable[str] = ()
 ) -> dict[str, str]: ...
 @overload
 def redact_headers(
     headers: Iterable[tuple[str, str]],
     *,
-    secrets: Iterable[str] = (),
+    secrets: Secrets = (),
     sensitive: Iterable[str] = (),
 ) -> list[tuple[str, str]]: ...
 def redact_headers(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
     *,
-    secrets: Iterable[str] = (),
+    secrets: Secrets = (),
     sensitive: Iterable[str] = (),
 ) -> dict[str, str] | list[tuple[str, str]]:
-    """Credential headers (standard and ``sensitive``) keep their scheme word only;
-    other headers have known secrets removed. A mapping gives a dict, pairs give pairs."""
+    """Credential headers (standard, named like one, or ``sensitive``) keep their scheme
+    word only; other headers have known secrets removed. A mapping gives a dict, pairs
+    give pairs."""
     secret_names = CREDENTIAL_HEADERS | {name.lower() for name in sensitive}
-    secrets = list(secrets)
+    matcher = secret_matcher(secrets)
     if isinstance(headers, Mapping):
-        return {k: _redact_header(k, v, secret_names, secrets) for k, v in headers.items()}
-    return [(k, _redact_header(k, v, secret_names, secrets)) for k, v in headers]
+        return {k: _redact_header(k, v, secret_names, matcher) for k, v in headers.items()}
+    return [(k, _redact_header(k, v, secret_names, matcher)) for k, v in headers]
 
 
-def _redact_json(value: Any, secrets: list[str]) -> Any:
+def _redact_json(value: Any, secrets: SecretMatcher) -> Any:
     if isinstance(value, dict):
         return {
+            # A flag under a credential-like name (auth_required: true) hides nothing.
             key: MARKER
-            if is_sensitive_key(str(key)) and item is not None
+            if is_sensitive_key(str(key)) and item is not None and not isinstance(item, bool)
             else _redact_json(item, secrets)
             for key, item in value.items()
         }
@@ -202,12 +221,12 @@ def _is_json_type(content_type: str) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
 
 
-def redact_body(body: bytes | str, content_type: str = "", *, secrets: Iterable[str] = ()) -> str:
+def redact_body(body: bytes | str, content_type: str = "", *, secrets: Secrets = ()) -> str:
     """A displayable body: JSON and form fields by name, then every secret by value.
 
     A body that is not UTF-8 is summarised, since we cannot vouch for what it hides.
     """
-    secrets = list(secrets)
+    secrets = secret_matcher(secrets)
     if isinstance(body, bytes):
         try:
             body = body.decode("utf-8")
@@ -225,7 +244,7 @@ def redact_body(body: bytes | str, content_type: str = "", *, secrets: Iterable[
     return redact_text(body, secrets=secrets)
 
 
-def redact_url(url: str, *, secrets: Iterable[str] = ()) -> str:
+def redact_url(url: str, *, secrets: Secrets = ()) -> str:
     """``url`` without userinfo, sensitive query or fragment values, or known secrets.
 
     The fragment matters: OAuth implicit flows put an access_token there.
@@ -239,7 +258,9 @@ def redact_url(url: str, *, secrets: Iterable[str] = ()) -> str:
     return redact_text(rebuilt, secrets=secrets)
 
 
-def _redact_sent(request: SentRequest, secrets: list[str], sensitive: frozenset[str]) -> dict:
+def _redact_sent(
+    request: SentRequest, secrets: SecretMatcher, sensitive: frozenset[str]
+) -> dict[str, Any]:
     content_type = next((v for k, v in request.headers if k.lower() == "content-type"), "")
     return {
         "method": request.method,
@@ -249,9 +270,9 @@ def _redact_sent(request: SentRequest, secrets: list[str], sensitive: frozenset[
     }
 
 
-def redact_exchange(exchange: Exchange, *, secrets: Iterable[str] = ()) -> dict[str, Any]:
+def redact_exchange(exchange: Exchange, *, secrets: Secrets = ()) -> dict[str, Any]:
     """The whole exchange as a JSON-able dict with every secret hidden."""
-    secrets = list(secrets)
+    secrets = secret_matcher(secrets)  # every spelling compiled once for the whole exchange
     sensitive = exchange.sensitive_headers
     response = None
     if exchange.status is not None:

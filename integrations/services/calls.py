@@ -19,7 +19,7 @@ from integrations.models import Endpoint, TestUser
 from integrations.outbound import Exchange, MalformedResponse, OutboundError, OutboundRequest, send
 from integrations.services.exchanges import header_values, http_error
 from integrations.services.identifier import identifier_secrets, identifier_value
-from integrations.services.templates import render_text, render_value
+from integrations.services.templates import render_text, render_value, template_secrets
 from integrations.services.tokens import (
     AuthStep,
     AuthStepFailed,
@@ -116,6 +116,13 @@ def call_prepare(
         )
     except (OutboundError, PortalError) as error:
         _fail(call, error)
+    # Values under credential-like names (legacy literals, variables) are secrets too.
+    request = result.request
+    result.secrets += template_secrets(
+        headers=request.headers if request else {},
+        body=request.json_body if request else None,
+        variables=call.variables,
+    )
     return call
 
 

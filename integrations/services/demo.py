@@ -19,6 +19,7 @@ from integrations.models import (
     OAuthClient,
     TestUser,
 )
+from integrations.services.destinations import destination_change_settle, destinations_snapshot
 
 # The sandbox's documented demo credentials (sandbox/config.py defaults).
 DEMO_CLIENT_ID = "demo-client"
@@ -60,19 +61,18 @@ def demo_admin_ensure() -> DemoLogin:
 def demo_customer_ensure(*, sandbox_url: str) -> Customer:
     """The demo customer, with every credential and the guide's getprofile endpoint."""
     customer, _ = Customer.objects.get_or_create(slug="demo-bank", defaults={"name": "Demo Bank"})
-    env, _ = Environment.objects.update_or_create(
-        customer=customer, slug="uat", defaults={"name": "UAT", "base_url": sandbox_url}
-    )
-    client, created = OAuthClient.objects.get_or_create(
+    env = _demo_environment(customer, sandbox_url)
+    client, _ = OAuthClient.objects.get_or_create(
         environment=env, name="default", defaults={"client_id": DEMO_CLIENT_ID}
     )
-    if created:
+    # Set when new, or when a move of the sandbox cleared them: they are the sandbox's own.
+    if client.client_secret is None:
         client.client_secret = DEMO_CLIENT_SECRET
         client.save()
     auth, _ = CustomerAuth.objects.get_or_create(environment=env, name="default")
     users = [_demo_test_user(auth, label, password) for label, password in DEMO_USERS.items()]
-    key, created = ApiKey.objects.get_or_create(environment=env, name="default")
-    if created:
+    key, _ = ApiKey.objects.get_or_create(environment=env, name="default")
+    if key.value is None:
         key.value = DEMO_API_KEY
         key.save()
     Endpoint.objects.get_or_create(
@@ -91,11 +91,27 @@ def demo_customer_ensure(*, sandbox_url: str) -> Customer:
     return customer
 
 
+def _demo_environment(customer: Customer, sandbox_url: str) -> Environment:
+    """The UAT environment at ``sandbox_url``; a new sandbox host clears the old secrets."""
+    env, created = Environment.objects.get_or_create(
+        customer=customer, slug="uat", defaults={"name": "UAT", "base_url": sandbox_url}
+    )
+    if created or env.base_url == sandbox_url:
+        return env
+    before = destinations_snapshot(obj=env)
+    env.base_url = sandbox_url
+    env.save()
+    destination_change_settle(
+        obj=env, before=before, keep_secrets=False, actor=None, via="seed_demo"
+    )
+    return env
+
+
 def _demo_test_user(auth: CustomerAuth, label: str, password: str) -> TestUser:
-    user, created = TestUser.objects.get_or_create(
+    user, _ = TestUser.objects.get_or_create(
         customer_auth=auth, label=label, defaults={"username": label}
     )
-    if created:
+    if user.password is None:
         user.password = password
         user.save()
     return user

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 
 from integrations.choices import AuditAction
 from integrations.models import Endpoint, TestCall, TestUser
-from integrations.outbound.redaction import redact_text
+from integrations.outbound.redaction import redact_text, secret_matcher
+from integrations.outbound.secret_forms import SecretMatcher
 from integrations.services.audit import audit_record
 from integrations.services.calls import CallResult, endpoint_call
 from integrations.services.curl import curl_script
@@ -61,7 +62,7 @@ def test_call_record(
     *, endpoint: Endpoint, test_user: TestUser | None, result: CallResult
 ) -> dict[str, Any]:
     """The redacted fields of a TestCall row for one call result."""
-    secrets = result.secrets
+    secrets = secret_matcher(result.secrets)  # every spelling compiled once for the record
     exchange = result.exchange.redacted(secrets=secrets) if result.exchange else {}
     user = test_user or endpoint.default_test_user
     curl = (
@@ -111,7 +112,7 @@ def _truncated(part: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def _step_record(step: AuthStep, secrets: list[str]) -> dict[str, Any]:
+def _step_record(step: AuthStep, secrets: SecretMatcher) -> dict[str, Any]:
     record = asdict(step)
     record.pop("exchange")
     record["expires_at"] = step.expires_at.isoformat() if step.expires_at else None

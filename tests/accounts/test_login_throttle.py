@@ -25,11 +25,14 @@ def _three_failures(settings: Any) -> None:
     settings.LOGIN_FAILURE_WINDOW_S = 600
 
 
-def admin_login(client: Client, username: str, password: str, ip: str = "127.0.0.1") -> Any:
+def admin_login(
+    client: Client, username: str, password: str, ip: str = "127.0.0.1", **headers: Any
+) -> Any:
     return client.post(
         "/admin/login/?next=/admin/",
         {"username": username, "password": password},
         REMOTE_ADDR=ip,
+        **headers,
     )
 
 
@@ -72,6 +75,28 @@ def test_a_successful_login_forgets_earlier_failures() -> None:
     assert admin_login(Client(), "alice", PASSWORD).status_code == 302
 
 
+def test_behind_a_trusted_proxy_failures_count_against_the_forwarded_client(
+    settings: Any,
+) -> None:
+    settings.PORTAL_TRUSTED_PROXIES = ["10.0.0.0/24"]
+    make_user("viewer", username="alice")
+    for _ in range(3):
+        admin_login(Client(), "alice", "wrong", ip="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.1")
+    # The same client through another of the proxies is still refused...
+    same_client = Client()
+    page = admin_login(
+        same_client, "alice", PASSWORD, ip="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.1"
+    )
+    assert page.status_code == 200 and not logged_in(same_client)
+    assert "Too many failed logins" in page.content.decode()
+    # ...while another client behind the same proxy logs in.
+    neighbour = Client()
+    response = admin_login(
+        neighbour, "alice", PASSWORD, ip="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.2"
+    )
+    assert response.status_code == 302 and logged_in(neighbour)
+
+
 def test_the_refusal_ends_with_the_window(settings: Any) -> None:
     settings.LOGIN_FAILURE_WINDOW_S = 1
     make_user("viewer", username="alice")
@@ -93,9 +118,9 @@ def test_the_plain_login_page_is_throttled_too() -> None:
 
 
 def test_api_token_guessing_is_refused_with_429_after_too_many_failures() -> None:
-    _, raw = api_token_create(user=make_user("viewer"), name="t", scope="read")
+    token, raw = api_token_create(user=make_user("viewer"), name="t", scope="read")
     guesser = APIClient(REMOTE_ADDR="10.0.0.9")
-    guesser.credentials(HTTP_AUTHORIZATION="Token pt_12345678_guess")
+    guesser.credentials(HTTP_AUTHORIZATION=f"Token pt_{token.prefix}_guess")
     for _ in range(3):
         assert guesser.get("/api/v1/customers/").status_code == 401
     guesser.credentials(HTTP_AUTHORIZATION=f"Token {raw}")

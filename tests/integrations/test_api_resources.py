@@ -138,7 +138,8 @@ def test_health_lists_filter_by_state(engineer: Any, sandbox: Any) -> None:
 def test_an_invalid_filter_value_is_a_400_naming_the_parameter(engineer: Any) -> None:
     response = engineer.get("/api/v1/probe-results/?started_after=yesterday")
     assert response.status_code == 400
-    assert list(error_of(response)["details"]) == ["started"]
+    assert error_of(response)["code"] == "invalid_datetime"
+    assert list(error_of(response)["details"]) == ["started_after"]
     response = engineer.get("/api/v1/endpoint-health/?state=sideways")
     assert response.status_code == 400 and "state" in error_of(response)["details"]
 

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from integrations.admin_forms import REQUIRED_SECRETS
 from integrations.crypto import SecretDecryptionError
+from integrations.fields import validate_secret_length
 
 SECRET_MAX_LENGTH = 4096
 
@@ -59,6 +60,7 @@ class PortalModelSerializer(serializers.ModelSerializer):
                 required=self.instance is None and name in REQUIRED_SECRETS,
                 trim_whitespace=False,
                 max_length=SECRET_MAX_LENGTH,
+                validators=[validate_secret_length],
                 style={"input_type": "password"},
                 help_text="Write-only. Leave out to keep the stored value.",
             )

@@ -24,6 +24,7 @@ from integrations.services.identifier import identifier_secrets
 from integrations.services.readiness.context import ReadinessContext
 from integrations.services.readiness.evidence import error_evidence, error_message
 from integrations.services.readiness.results import Check, CheckResult, Verdict
+from integrations.services.templates import template_secrets
 from integrations.services.wire import environment_send
 
 NO_ENDPOINT = "The environment has no endpoint configured."
@@ -111,10 +112,11 @@ def endpoint_send(
     api_key_value: str | None = None,
 ) -> Exchange:
     """Send the endpoint's request with exactly ``credentials`` (and a replaced API key)."""
-    prepared = prepare_request(
-        endpoint=endpoint, tokens=credentials, variables=endpoint.sample_variables or {}
-    )
+    variables = endpoint.sample_variables or {}
+    prepared = prepare_request(endpoint=endpoint, tokens=credentials, variables=variables)
     headers = dict(prepared.headers)
+    # Values under credential-like names (legacy template literals) stay out of the report.
+    ctx.remember(*template_secrets(headers=headers, body=prepared.json_body, variables=variables))
     if api_key_value is not None and endpoint.api_key is not None:
         headers[endpoint.api_key.header_name] = api_key_value
     return environment_send(
