@@ -14,6 +14,9 @@ from typing import Any
 from django import forms
 
 JSON_MAX_DEPTH = 64
+# Customers' answers may legitimately nest deeper than what people type here, but an
+# answer deeper than this is read as malformed rather than walked (and stored) as is.
+REPLY_MAX_DEPTH = 200
 
 
 class JsonTooDeep(ValueError):
@@ -58,13 +61,15 @@ def json_check_depth(value: Any, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
     return value
 
 
-def json_loads_bounded(text: str | bytes, **kwargs: Any) -> Any:
+def json_loads_bounded(
+    text: str | bytes, *, max_depth: int = JSON_MAX_DEPTH, **kwargs: Any
+) -> Any:
     """``json.loads`` that raises JsonTooDeep instead of RecursionError or a deep value."""
     try:
         value = json.loads(text, **kwargs)
     except RecursionError:
-        raise JsonTooDeep() from None
-    return json_check_depth(value)
+        raise JsonTooDeep(max_depth) from None
+    return json_check_depth(value, max_depth=max_depth)
 
 
 class BoundedJSONFormField(forms.JSONField):

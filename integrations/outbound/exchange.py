@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from integrations.json_limits import REPLY_MAX_DEPTH, JsonTooDeep, json_loads_bounded
 from integrations.outbound.errors import MalformedResponse, UpstreamHttpError
 from integrations.outbound.secret_forms import SecretMatcher
 
@@ -119,7 +120,7 @@ class Exchange:
     def json(self) -> Any:
         """The body parsed as JSON; MalformedResponse (carrying this exchange) if it is not."""
         try:
-            return jsonlib.loads(self.body)
+            return json_loads_bounded(self.body, max_depth=REPLY_MAX_DEPTH)
         except (ValueError, UnicodeDecodeError) as error:
             raise MalformedResponse(self._not_json_message(error), exchange=self) from None
 
@@ -127,6 +128,8 @@ class Exchange:
         kind = self.content_type or "no content type"
         hint = " It looks like an HTML page." if _looks_like_html(self.body) else ""
         where = f" at byte {error.pos}" if isinstance(error, jsonlib.JSONDecodeError) else ""
+        if isinstance(error, JsonTooDeep):
+            where = f": it nests more than {error.max_depth} levels deep"
         return (
             f"expected JSON from {self.request.url.split('?', 1)[0]} but the {len(self.body)}-"
             f"byte body ({kind}) does not parse{where}.{hint}"

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
+from integrations.json_limits import REPLY_MAX_DEPTH, json_loads_bounded
 from integrations.outbound.secret_forms import SecretMatcher
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ def redact_body(body: bytes | str, content_type: str = "", *, secrets: Secrets =
     kind = content_type.split(";", 1)[0].strip().lower()
     if _is_json_type(kind) or (not kind and body.lstrip()[:1] in ("{", "[")):
         try:
-            data = json.loads(body)
+            data = json_loads_bounded(body, max_depth=REPLY_MAX_DEPTH)
         except ValueError:
             return redact_text(body, secrets=secrets)
         return json.dumps(_redact_json(data, secrets), ensure_ascii=False)

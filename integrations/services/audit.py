@@ -7,14 +7,15 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
+from accounts.throttle import client_ip
 from integrations.choices import AuditAction
 from integrations.models import AuditEvent
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    # The same address the login throttle counts: behind a trusted proxy, the client's.
+    address = client_ip(request)
+    return None if address == "-" else address
 
 
 def audit_record(

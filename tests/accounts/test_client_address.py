@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from django.test import RequestFactory
+from rest_framework.test import APIClient
 
 from accounts.throttle import client_ip
+from integrations.models import AuditEvent
+from tests.factories import make_user
 from tests.portal.test_settings import TEST_FERNET_KEY, import_settings
 
 
@@ -67,3 +70,14 @@ def test_a_malformed_trusted_proxies_setting_stops_the_portal_at_start(tmp_path:
     assert "PORTAL_TRUSTED_PROXIES: 'not-a-network'" in result.stderr
     fine = import_settings(**production, PORTAL_TRUSTED_PROXIES="10.0.0.1, 172.16.0.0/12")
     assert fine.returncode == 0, fine.stderr
+
+
+@pytest.mark.django_db
+def test_audit_events_behind_a_trusted_proxy_record_the_forwarded_client(settings: Any) -> None:
+    settings.PORTAL_TRUSTED_PROXIES = ["10.0.0.1"]
+    api = APIClient(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    api.force_authenticate(make_user("admin"))
+    created = api.post("/api/v1/customers/", {"name": "Proxied", "slug": "proxied"}, format="json")
+    assert created.status_code == 201, created.content
+    event = AuditEvent.objects.get(object_type="integrations.customer")
+    assert event.ip_address == "198.51.100.7"

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
+from integrations.json_limits import REPLY_MAX_DEPTH, json_loads_bounded
 from integrations.services.readiness.names import NAMES
 
 EMAIL, PHONE, CARD, NATIONAL_ID, NAME = "email", "phone", "card", "national_id", "name"
@@ -149,7 +149,7 @@ def _json_container(text: str) -> Any:
     if not stripped.startswith(("{", "[")):
         return None
     try:
-        value = json.loads(stripped)
+        value = json_loads_bounded(stripped, max_depth=REPLY_MAX_DEPTH)
     except ValueError:
         return None
     return value if isinstance(value, dict | list) else None
