@@ -61,9 +61,7 @@ def json_check_depth(value: Any, *, max_depth: int = JSON_MAX_DEPTH) -> Any:
     return value
 
 
-def json_loads_bounded(
-    text: str | bytes, *, max_depth: int = JSON_MAX_DEPTH, **kwargs: Any
-) -> Any:
+def json_loads_bounded(text: str | bytes, *, max_depth: int = JSON_MAX_DEPTH, **kwargs: Any) -> Any:
     """``json.loads`` that raises JsonTooDeep instead of RecursionError or a deep value."""
     try:
         value = json.loads(text, **kwargs)
