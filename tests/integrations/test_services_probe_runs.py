@@ -10,6 +10,7 @@ take the results for longer than the retries makes the batch give its claims bac
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -51,11 +52,14 @@ class Upstream:
         self.side = side
         self.victim: int | None = None
         self.terminated: list[int] = []
+        # The server answers the batch's probes on several threads at once: one terminates.
+        self._lock = threading.Lock()
 
     def handle(self, conn: socket.socket, request: Received, server: HostileServer) -> bool:
-        if self.victim is not None:
-            self.terminated += backends_terminate(self.side, pids=[self.victim])
-            self.victim = None
+        with self._lock:
+            victim, self.victim = self.victim, None
+            if victim is not None:
+                self.terminated += backends_terminate(self.side, pids=[victim])
         return ok_json(conn, request, server)
 
 
