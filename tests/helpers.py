@@ -83,6 +83,48 @@ def wait_until(condition: Callable[[], T], *, what: str, timeout_s: float = WAIT
         interval = min(interval * 2, 0.25)
 
 
+def threads_together(
+    callers: int,
+    work: Callable[[Any], T],
+    *,
+    prepare: Callable[[], Any] = lambda: None,
+    go: Callable[[], None] | None = None,
+    what: str = "a caller",
+) -> list[T]:
+    """``callers`` threads run ``work`` at the same moment; returns what each returned.
+
+    Each thread runs ``prepare`` first and hands its result to ``work`` once all are
+    ready (``go`` runs then, in one of them). A thread that fails releases the others;
+    its error is raised here. Every thread closes its database connections.
+    """
+    from django.db import connections
+
+    results: list[T] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(callers, action=go, timeout=WAIT_CEILING_S)
+
+    def call() -> None:
+        try:
+            prepared = prepare()
+            barrier.wait()
+            results.append(work(prepared))
+        except BaseException as error:
+            errors.append(error)
+            barrier.abort()  # the others stop waiting for a caller that will not come
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=call, daemon=True) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread_join(thread, what=what, timeout_s=2 * WAIT_CEILING_S)
+    first = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] or errors
+    if first:
+        raise first[0]
+    return results
+
+
 def process_stop(process: Process, *, grace_s: float = STOP_GRACE_S, group: bool = False) -> None:
     """Terminate a child (or its process group), kill it after ``grace_s``, and reap it."""
     if _exited(process):

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -178,7 +179,11 @@ def _send_email(payload: dict[str, Any]) -> None:
 
 
 def _redacted(text: str) -> str:
-    secrets = [s for s in (settings.ALERT_WEBHOOK_URL, settings.EMAIL_HOST_PASSWORD) if s]
+    # A webhook URL often is the credential (its path or query), and errors may quote
+    # it whole or only its path.
+    hook = urlsplit(settings.ALERT_WEBHOOK_URL or "")
+    parts = [settings.ALERT_WEBHOOK_URL, hook.path, hook.query, hook.password]
+    secrets = [s for s in (*parts, settings.EMAIL_HOST_PASSWORD) if s and len(s) >= 8]
     return redact_text(text, secrets=secrets)[:500]
 
 

@@ -27,7 +27,7 @@ from integrations.models import AccessToken, Endpoint, OAuthClient
 from integrations.services import tokens
 from integrations.services.refresh_now import access_token_refresh_now
 from integrations.services.tokens import AuthStepFailed, access_token_get
-from tests.helpers import WAIT_CEILING_S, process_stop, thread_join, wait_until
+from tests.helpers import WAIT_CEILING_S, process_stop, thread_join, threads_together, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -91,29 +91,7 @@ def timed_get(client: OAuthClient, **options: Any) -> Answer:
 
 def burst(client: OAuthClient, callers: int, go: Callable[[], None] | None = None) -> list[Answer]:
     """``callers`` threads of this process ask for the token at once (``go`` releases them)."""
-    answers: list[Answer] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(callers, action=go, timeout=WAIT_CEILING_S)
-
-    def call() -> None:
-        try:
-            barrier.wait()
-            answers.append(timed_get(client))
-        except BaseException as error:
-            errors.append(error)
-            barrier.abort()  # the others stop waiting for a caller that will not come
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=call, daemon=True) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread_join(thread, what="a token caller", timeout_s=2 * WAIT_CEILING_S)
-    first = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] or errors
-    if first:
-        raise first[0]
-    return answers
+    return threads_together(callers, lambda _: timed_get(client), go=go, what="a token caller")
 
 
 def waits(answers: list[Answer]) -> str:

@@ -23,7 +23,7 @@ from integrations.services.tokens import (
     memo_clear,
     user_session_get,
 )
-from tests.helpers import WAIT_CEILING_S, process_stop, thread_join, wait_until
+from tests.helpers import WAIT_CEILING_S, process_stop, thread_join, threads_together, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -230,32 +230,14 @@ def _hammer(client_pk: int, callers: int, start: Any) -> list[str]:
     """Run ``callers`` threads that all ask for the token at once."""
     from integrations.models import OAuthClient
 
-    values: list[str] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(callers, timeout=WAIT_CEILING_S)
-
-    def call() -> None:
-        try:
-            client = OAuthClient.objects.select_related("environment").get(pk=client_pk)
-            barrier.wait()
-            values.append(access_token_get(oauth_client=client).value)
-        except BaseException as error:
-            errors.append(error)
-            barrier.abort()  # the others stop waiting for a caller that will not come
-        finally:
-            connections.close_all()
-
     if not start.wait(WAIT_CEILING_S):
         raise TimeoutError("the test never said start")
-    threads = [threading.Thread(target=call, daemon=True) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread_join(thread, what="a token caller", timeout_s=2 * WAIT_CEILING_S)
-    first = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] or errors
-    if first:
-        raise first[0]
-    return values
+    return threads_together(
+        callers,
+        lambda client: access_token_get(oauth_client=client).value,
+        prepare=lambda: OAuthClient.objects.select_related("environment").get(pk=client_pk),
+        what="a token caller",
+    )
 
 
 def _process_main(client_pk: int, callers: int, start: Any, results: Any) -> None:

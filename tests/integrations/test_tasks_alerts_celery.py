@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 
 from integrations.choices import AlertStatus
 from integrations.models import AlertDeliveryAttempt, AlertOutbox, Endpoint
@@ -20,27 +18,6 @@ from tests.integrations.alert_receiver import AlertReceiver
 from tests.integrations.test_services_alerts import outbox_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    if connection.vendor != "postgresql":
-        pytest.skip("worker processes share the database: needs PostgreSQL")
-    client = redis.Redis.from_url(procs.REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {procs.REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
-@pytest.fixture
-def fleet() -> Iterator[procs.Fleet]:
-    started = procs.Fleet()
-    yield started
-    started.stop_all()
 
 
 @pytest.fixture

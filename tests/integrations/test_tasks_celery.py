@@ -36,28 +36,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    if connection.vendor != "postgresql":
-        pytest.skip("worker processes share the database: needs PostgreSQL")
-    client = redis.Redis.from_url(procs.REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {procs.REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
-@pytest.fixture
-def fleet() -> Iterator[procs.Fleet]:
-    """Starts Celery processes; whatever the test did not stop is stopped here."""
-    started = procs.Fleet()
-    yield started
-    started.stop_all()
-
-
-@pytest.fixture
 def hook(settings: Any) -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     settings.ALERT_WEBHOOK_URL = receiver.url

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import redis
-from django.db import connection
 from django.db.models import Count, Max
 
 from integrations import clock
@@ -32,27 +31,6 @@ INTERVAL_S = 5  # the shortest probe interval an endpoint may have
 DROP_ROUNDS = 8
 # Far beyond the test's waits: a slot whose claim is left to the lease is never redone here.
 LEASE_S = 600
-
-
-@pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    if connection.vendor != "postgresql":
-        pytest.skip("drops the worker's PostgreSQL connections (pg_terminate_backend)")
-    client = redis.Redis.from_url(procs.REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {procs.REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
-@pytest.fixture
-def fleet() -> Iterator[procs.Fleet]:
-    started = procs.Fleet()
-    yield started
-    started.stop_all()
 
 
 @pytest.fixture
