@@ -9,7 +9,7 @@ STAMP := $(VENV)/.requirements-installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format typecheck check compose-check
+.PHONY: help venv run test lint format typecheck check deploy-check compose-check
 
 help:
 	@echo "make run            start the portal, sandbox, worker and beat on embedded defaults"
@@ -18,6 +18,7 @@ help:
 	@echo "make format         ruff format and ruff check --fix"
 	@echo "make typecheck      mypy"
 	@echo "make check          Django system checks and a missing-migrations check"
+	@echo "make deploy-check   Django's deployment checks on .env.example's production settings"
 	@echo "make compose-check  validate docker-compose.yml against the compose spec"
 
 $(BIN)/python:
@@ -53,6 +54,11 @@ check: export DEBUG ?= true
 check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Django's deployment checks with the production settings of .env.example: no warning.
+deploy-check: $(STAMP)
+	set -a && . ./.env.example && set +a && PORTAL_VAR_DIR=$$(mktemp -d) \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 compose-check: $(STAMP)
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml

@@ -37,6 +37,7 @@ class EndpointHealthAdmin(ReadOnlyAdmin):
         "failing_step",
         "last_error_code",
         "next_probe_at",
+        "monitoring_gap_at",
     ]
     list_filter = ["state", "endpoint__environment__customer"]
     list_select_related = ["endpoint__environment__customer"]
@@ -53,9 +54,10 @@ class ProbeResultAdmin(ReadOnlyAdmin):
         "lag_ms",
         "error_class",
         "failing_step",
+        "missed_reason",
         "message",
     ]
-    list_filter = ["ok", "error_class"]
+    list_filter = ["ok", "error_class", "missed_reason"]
     list_select_related = ["endpoint__environment__customer"]
     show_full_result_count = False  # counting millions of rows on every page is slow
 

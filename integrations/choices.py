@@ -84,6 +84,14 @@ class ErrorClass(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class MissedReason(models.TextChoices):
+    """Why a due probe slot was never probed: the portal's fault, not the customer's."""
+
+    WORKER_LOST = "worker_lost", "Worker lost"
+    BROKER_DOWN = "broker_down", "Broker down"
+    OVERDUE = "overdue", "Overdue"
+
+
 class AlertChannel(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     EMAIL = "email", "E-mail"

@@ -164,6 +164,7 @@ class EnvironmentOverview:
     token_expires_at: datetime | None = None
     token_expires_in_s: int | None = None  # negative once the nearest expiry has passed
     credentials_failing: int = 0
+    gaps: int = 0  # probed endpoints with no probe for two intervals
 
 
 def worst_state(states: dict[str, int]) -> str:
@@ -255,8 +256,8 @@ def overview_totals(rows: list[EnvironmentOverview]) -> dict[str, int]:
 
 
 def overview_complete(rows: list[EnvironmentOverview]) -> list[EnvironmentOverview]:
-    """Fill in p95 over 24 h, failing step and token figures of these rows (four queries
-    over just their environments, so a page of the overview costs the same at any size)."""
+    """Fill in p95 over 24 h, failing step, monitoring gaps and token figures of these rows
+    (five queries over just their environments, so a page costs the same at any size)."""
     now = clock.now()
     ids = [row.environment_id for row in rows]
     # Endpoint ids as a subquery, not a join: PostgreSQL then reads each endpoint's
@@ -270,7 +271,16 @@ def overview_complete(rows: list[EnvironmentOverview]) -> list[EnvironmentOvervi
     )
     steps = _failing_steps_by_environment(ids)
     tokens = _tokens_by_environment(ids)
+    gaps = dict(
+        EndpointHealth.objects.filter(
+            endpoint__in=probed, endpoint__environment__is_enabled=True, monitoring_gap_at__lt=now
+        )
+        .values_list("endpoint__environment_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     for row in rows:
+        row.gaps = gaps.get(row.environment_id, 0)
         env_buckets = buckets.get(row.environment_id, {})
         row.p95_ms = histogram_percentile([int(env_buckets.get(f, 0)) for f in BUCKET_FIELDS], 0.95)
         row.failing_step = steps.get(row.environment_id, "")

@@ -181,9 +181,26 @@ STORAGES = {
     },
 }
 
+# --- HTTPS ----------------------------------------------------------------
+# Off DEBUG the portal is served over HTTPS only: secure cookies, a redirect from http,
+# and HSTS. PORTAL_LOCAL_HTTP=true (docker-compose.yml sets it for a machine's own
+# http://127.0.0.1:8000) turns the three defaults off; each can still be set on its own.
+LOCAL_HTTP = DEBUG or envbool("PORTAL_LOCAL_HTTP")
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "false" if DEBUG else "true")
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "false" if LOCAL_HTTP else "true")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if LOCAL_HTTP else "true")
+# Load balancers check liveness over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if LOCAL_HTTP else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD")
+# Behind a proxy that terminates TLS, the header it sets on https requests, e.g.
+# X-Forwarded-Proto (the proxy must overwrite it from clients); else the redirect loops.
+_proxy_header = env("SECURE_PROXY_SSL_HEADER")
+if _proxy_header:
+    _meta_name = "HTTP_" + _proxy_header.upper().replace("-", "_")
+    SECURE_PROXY_SSL_HEADER = (_meta_name, "https")
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
@@ -318,13 +335,36 @@ TOKEN_REFRESH_RATIO = float(env("PORTAL_TOKEN_REFRESH_RATIO", "0.8"))
 TOKEN_MAX_CLOCK_SKEW_S = envint("PORTAL_TOKEN_MAX_CLOCK_SKEW_S", 300)
 # Lifetime assumed when a token response carries no expires_in.
 TOKEN_DEFAULT_LIFETIME_S = envint("PORTAL_TOKEN_DEFAULT_LIFETIME_S", 300)
+# A failed token fetch or login is not repeated by any caller in any process for a
+# cool-down: BASE s after one failure, doubling per consecutive failure up to MAX, then
+# varied by up to +/- JITTER (a fraction), so credentials that failed together retry apart.
+TOKEN_FAILURE_COOLDOWN_S = float(env("PORTAL_TOKEN_FAILURE_COOLDOWN_S", "5"))
+TOKEN_FAILURE_COOLDOWN_MAX_S = float(env("PORTAL_TOKEN_FAILURE_COOLDOWN_MAX_S", "300"))
+TOKEN_FAILURE_JITTER = float(env("PORTAL_TOKEN_FAILURE_JITTER", "0.2"))
+if not 0 < TOKEN_FAILURE_COOLDOWN_S <= TOKEN_FAILURE_COOLDOWN_MAX_S:
+    raise ImproperlyConfigured(
+        "PORTAL_TOKEN_FAILURE_COOLDOWN_S must be above 0 and at most "
+        "PORTAL_TOKEN_FAILURE_COOLDOWN_MAX_S"
+    )
+if not 0 <= TOKEN_FAILURE_JITTER < 1:
+    raise ImproperlyConfigured("PORTAL_TOKEN_FAILURE_JITTER must be from 0 up to (not incl.) 1")
 
 # --- Probes, health and alerts -------------------------------------------
 PROBE_DISPATCH_EVERY_S = envint("PORTAL_PROBE_DISPATCH_EVERY_S", 5)
 PROBE_BATCH_SIZE = envint("PORTAL_PROBE_BATCH_SIZE", 100)
 PROBE_DISPATCH_LIMIT = envint("PORTAL_PROBE_DISPATCH_LIMIT", 20000)
 # A claimed endpoint whose batch has not recorded by then is claimed again (worker died).
-PROBE_CLAIM_LEASE_S = envint("PORTAL_PROBE_CLAIM_LEASE_S", 120)
+# A running batch renews its claims every third of the lease, so a long batch keeps them.
+PROBE_CLAIM_LEASE_S = envint("PORTAL_PROBE_CLAIM_LEASE_S", 30)
+if PROBE_CLAIM_LEASE_S < 3:
+    raise ImproperlyConfigured("PORTAL_PROBE_CLAIM_LEASE_S must be at least 3 seconds")
+# An endpoint found this many intervals behind its schedule (a lost worker, a broker
+# outage) is probed at its latest due slot; the older slots are recorded as missed.
+PROBE_MISSED_AFTER_INTERVALS = envint("PORTAL_PROBE_MISSED_AFTER_INTERVALS", 1)
+if PROBE_MISSED_AFTER_INTERVALS < 1:
+    raise ImproperlyConfigured("PORTAL_PROBE_MISSED_AFTER_INTERVALS must be at least 1")
+# Missed slots stored one row each per endpoint and tick; older ones are only counted.
+PROBE_MISSED_MAX_ROWS = envint("PORTAL_PROBE_MISSED_MAX_ROWS", 1000)
 # A batch's database work (loading it, recording it) that loses its connection is retried
 # on a fresh one this many times in all, waiting DELAY, 2 x DELAY, ... between attempts;
 # a batch still unrecorded then gives its claims back at once instead of at the lease.

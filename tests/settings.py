@@ -14,6 +14,8 @@ os.environ.setdefault(
 )
 os.environ.setdefault("PORTAL_OUTBOUND_ALLOWLIST", "")
 os.environ.setdefault("DEBUG", "false")
+# The test client and the live server speak plain http.
+os.environ.setdefault("PORTAL_LOCAL_HTTP", "true")
 os.environ.setdefault(
     "PORTAL_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test")
 )
@@ -22,8 +24,6 @@ from portal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
-SESSION_COOKIE_SECURE = False
-CSRF_COOKIE_SECURE = False
 ALLOWED_HOSTS = ["*"]
 STATIC_ROOT = VAR_DIR / "static"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

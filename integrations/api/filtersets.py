@@ -226,7 +226,7 @@ class ProbeResultFilterSet(PortalFilterSet):
 
     class Meta:
         model = ProbeResult
-        fields = ["ok", "status", "error_class", "error_code", "failing_step"]
+        fields = ["ok", "status", "error_class", "error_code", "failing_step", "missed_reason"]
 
 
 class EndpointHealthFilterSet(PortalFilterSet):

@@ -54,6 +54,9 @@ class OverviewRowSerializer(serializers.Serializer):
     credentials_failing = serializers.IntegerField(
         help_text="Credentials whose refresh failed TOKEN_FAILING_AFTER or more times in a row."
     )
+    monitoring_gaps = serializers.IntegerField(
+        help_text="Probed endpoints with no probe for two intervals: their state is not current."
+    )
 
 
 class OverviewSerializer(serializers.Serializer):
@@ -126,4 +129,5 @@ def _row(row: EnvironmentOverview) -> dict[str, Any]:
         "token_expires_at": row.token_expires_at,
         "token_expires_in_s": row.token_expires_in_s,
         "credentials_failing": row.credentials_failing,
+        "monitoring_gaps": row.gaps,
     }

@@ -27,7 +27,7 @@ from integrations.dashboards.exposition import (
     exposition,
     labels_text,
 )
-from integrations.models import AccessToken, Endpoint, ProbeResult, UserSession
+from integrations.models import AccessToken, Endpoint, EndpointHealth, ProbeResult, UserSession
 from integrations.models.health import BUCKET_FIELDS, FAILURE_FIELDS, LATENCY_BUCKETS_MS
 from integrations.selectors import UP_STATES, rollup_totals, rollup_window_start
 
@@ -52,7 +52,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 
 class PortalCollector:
-    """Endpoint health, latency, probe outcomes, token expiry and schedule lag: 6 queries."""
+    """Endpoint health, monitoring gaps, latency, probe outcomes and missed slots, token
+    expiry and schedule lag: 7 queries."""
 
     def __init__(self, *, now: datetime) -> None:
         self.now = now
@@ -92,13 +93,25 @@ class PortalCollector:
         by_state = MetricFamily("portal_endpoints", "gauge", "Probed endpoints by health state.")
         for state, count in counts.items():
             by_state.add(labels_text(state=state), count)
-        return [up, by_state]
+        gaps = set(
+            EndpointHealth.objects.filter(monitoring_gap_at__lt=self.now).values_list(
+                "pk", flat=True
+            )
+        )
+        gap = MetricFamily(
+            "portal_endpoint_monitoring_gap",
+            "gauge",
+            "1 when the endpoint has had no probe for two intervals: its state is not current.",
+        )
+        for pk, labels, _ in endpoints:
+            gap.add(labels, 1 if pk in gaps else 0)
+        return [up, by_state, gap]
 
     def _rollups(self, endpoints: list[tuple[int, str, str | None]]) -> list[MetricFamily]:
         totals = rollup_totals(
             group_by="endpoint_id",
             since=rollup_window_start(self.now),
-            fields=[*BUCKET_FIELDS, "latency_sum_ms", *OUTCOME_FIELDS.values()],
+            fields=[*BUCKET_FIELDS, "latency_sum_ms", *OUTCOME_FIELDS.values(), "missed"],
         )
         latency = MetricFamily(
             "portal_probe_latency_seconds", "histogram", f"Probe latency over {WINDOW}."
@@ -109,6 +122,11 @@ class PortalCollector:
             f"Probes over {WINDOW}, by outcome: ok or the error class. A window total: "
             "read it directly, do not rate() it.",
         )
+        missed = MetricFamily(
+            "portal_probe_slots_missed",
+            "gauge",
+            f"Due probe slots never probed (worker lost, broker down, overdue) over {WINDOW}.",
+        )
         for pk, labels, _ in endpoints:
             row = totals.get(pk)
             if row is None:
@@ -117,7 +135,8 @@ class PortalCollector:
             for outcome, name in OUTCOME_FIELDS.items():
                 if row[name]:
                     probes.add(f'{labels},outcome="{outcome}"', row[name])
-        return [latency, probes]
+            missed.add(labels, row["missed"])
+        return [latency, probes, missed]
 
     def _tokens(self) -> list[MetricFamily]:
         expiry = MetricFamily(
@@ -152,7 +171,8 @@ class PortalCollector:
         return [expiry, failures]
 
     def _lag(self) -> list[MetricFamily]:
-        recent = ProbeResult.objects.filter(started_at__gte=self.now - LAG_WINDOW).aggregate(
+        probed = ProbeResult.objects.filter(missed_reason="")
+        recent = probed.filter(started_at__gte=self.now - LAG_WINDOW).aggregate(
             avg=Avg("lag_ms"), max=Max("lag_ms"), n=Count("pk")
         )
         families = []

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from integrations import clock
 from integrations.choices import HealthState
@@ -57,6 +57,27 @@ def endpoints_uptimes(*, endpoint_ids: list[int]) -> dict[int, dict[str, float |
         }
         for pk in endpoint_ids
     }
+
+
+def endpoints_missed(*, endpoint_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Slots never probed per endpoint over the uptime windows, from the rollups (one query)."""
+    now = clock.now()
+    sums = {
+        name: Sum("missed", filter=Q(hour__gte=hour_of(now - window)))
+        for name, window in UPTIME_WINDOWS.items()
+    }
+    rows = (
+        HourlyRollup.objects.filter(
+            endpoint_id__in=endpoint_ids, hour__gte=hour_of(now - max(UPTIME_WINDOWS.values()))
+        )
+        .values_list("endpoint_id")
+        .annotate(**sums)
+        .order_by()
+    )
+    missed = {pk: dict.fromkeys(UPTIME_WINDOWS, 0) for pk in endpoint_ids}
+    for pk, *counts in rows:
+        missed[pk] = {name: n or 0 for name, n in zip(UPTIME_WINDOWS, counts, strict=True)}
+    return missed
 
 
 def _uptime(
@@ -110,7 +131,7 @@ def recent_failures(*, endpoint_ids: list[int], limit: int = 20) -> list[ProbeRe
     if not slots:
         return []
     return list(
-        ProbeResult.objects.filter(slots, ok=False, started_at__gte=since)
+        ProbeResult.objects.filter(slots, ok=False, missed_reason="", started_at__gte=since)
         .select_related("endpoint")
         .defer("steps")
         .order_by("-started_at")[:limit]

@@ -25,6 +25,7 @@ from integrations import clock
 from integrations.choices import HealthState
 from integrations.dashboards.charts import latency_chart
 from integrations.dashboards.selectors import (
+    endpoints_missed,
     endpoints_uptimes,
     environment_credentials,
     environment_latency_series,
@@ -106,6 +107,8 @@ class EndpointRow:
     endpoint: Endpoint
     health: EndpointHealth | None
     uptimes: dict[str, float | None]
+    missed: dict[str, int]  # slots never probed, over the same windows
+    gap: bool  # probed, but no probe for two intervals: its health is not known now
 
 
 def _live_context(env: Environment) -> dict[str, Any]:
@@ -113,14 +116,23 @@ def _live_context(env: Environment) -> dict[str, Any]:
     endpoints = list(Endpoint.objects.filter(environment=env).select_related("health"))
     ids = [e.pk for e in endpoints]
     uptimes = endpoints_uptimes(endpoint_ids=ids)
+    missed = endpoints_missed(endpoint_ids=ids)
+    now = clock.now()
+    probed = env.is_enabled and env.customer.is_active
+
+    def row(endpoint: Endpoint) -> EndpointRow:
+        health = getattr(endpoint, "health", None)
+        gap = bool(probed and endpoint.probe_enabled and health and health.monitoring_gap(now))
+        return EndpointRow(endpoint, health, uptimes[endpoint.pk], missed[endpoint.pk], gap)
+
     return {
         "environment": env,
         "endpoints": endpoints,
-        "rows": [EndpointRow(e, getattr(e, "health", None), uptimes[e.pk]) for e in endpoints],
+        "rows": [row(e) for e in endpoints],
         "credentials": environment_credentials(environment=env),
         "failures": recent_failures(endpoint_ids=ids),
         "transitions": recent_transitions(endpoint_ids=ids),
-        "now": clock.now(),
+        "now": now,
     }
 
 

@@ -8,6 +8,7 @@ from integrations.models.endpoints import Endpoint
 from integrations.models.health import (
     AlertDeliveryAttempt,
     AlertOutbox,
+    DispatchTick,
     EndpointHealth,
     HealthTransition,
     HourlyRollup,
@@ -24,6 +25,7 @@ __all__ = [
     "AuditEvent",
     "Customer",
     "CustomerAuth",
+    "DispatchTick",
     "Endpoint",
     "EndpointHealth",
     "Environment",

@@ -6,6 +6,8 @@ Dashboards read ``EndpointHealth`` (one row per endpoint) and ``HourlyRollup``; 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 
 from integrations.choices import (
@@ -14,6 +16,7 @@ from integrations.choices import (
     AlertStatus,
     ErrorClass,
     HealthState,
+    MissedReason,
 )
 from integrations.models.endpoints import Endpoint
 
@@ -42,6 +45,9 @@ class EndpointHealth(models.Model):
     last_error_code = models.CharField(max_length=100, blank=True)
     last_error_message = models.TextField(blank=True)
     failing_step = models.CharField(max_length=40, blank=True)
+    # Two intervals after the last probe (or the schedule's start): past it with no new
+    # probe, the endpoint's health is no longer known (a monitoring gap).
+    monitoring_gap_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "endpoint health"
@@ -49,6 +55,10 @@ class EndpointHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint}: {self.get_state_display()}"
+
+    def monitoring_gap(self, now: datetime) -> bool:
+        """Whether the endpoint went two intervals without a probe (if it is probed)."""
+        return self.monitoring_gap_at is not None and self.monitoring_gap_at < now
 
 
 class ProbeResult(models.Model):
@@ -66,6 +76,12 @@ class ProbeResult(models.Model):
     message = models.CharField(max_length=500, blank=True)
     failing_step = models.CharField(max_length=40, blank=True)
     steps = models.JSONField(default=list, blank=True)
+    missed_reason = models.CharField(
+        max_length=20,
+        choices=MissedReason,
+        blank=True,
+        help_text="Set when the slot was never probed; such a row is no probe and no failure.",
+    )
 
     class Meta:
         constraints = [
@@ -78,7 +94,23 @@ class ProbeResult(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.missed_reason:
+            return f"missed slot of endpoint {self.endpoint_id} at {self.due_at:%Y-%m-%d %H:%M:%S}"
         return f"probe of endpoint {self.endpoint_id} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DispatchTick(models.Model):
+    """When the dispatcher last claimed due probes: one row, locked by every tick.
+
+    A slot that came due after the previous tick and was overdue by this one was missed
+    because no tick ran in between (broker, beat or workers down), not because a
+    worker lost it. The lock also serialises two beats' ticks.
+    """
+
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"dispatch tick at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class HourlyRollup(models.Model):
@@ -105,6 +137,8 @@ class HourlyRollup(models.Model):
     fail_http_5xx = models.PositiveIntegerField(default=0)
     fail_assertion = models.PositiveIntegerField(default=0)
     fail_other = models.PositiveIntegerField(default=0)
+    # Slots of the hour that were never probed (ProbeResult.missed_reason); not in count.
+    missed = models.PositiveIntegerField(default=0)
     latency_count = models.PositiveIntegerField(default=0)
     latency_sum_ms = models.FloatField(default=0)
     latency_min_ms = models.FloatField(null=True, blank=True)

@@ -84,14 +84,22 @@ def health_apply(
     return transition
 
 
-def next_probe_at(
-    *, health: EndpointHealth, endpoint: Endpoint, due_at: datetime, now: datetime
-) -> datetime:
-    """The next slot: one interval after this one, skipping slots already missed."""
+def probe_interval(*, health: EndpointHealth, endpoint: Endpoint) -> timedelta:
+    """The schedule's step: the retry interval while unhealthy, else the probe interval."""
     seconds = endpoint.retry_interval_s if health.state in UNHEALTHY else endpoint.probe_interval_s
-    interval = timedelta(seconds=seconds)
-    following = due_at + interval
-    if following <= now:
-        missed = int((now - due_at) / interval)
-        following = due_at + interval * (missed + 1)
-    return following
+    return timedelta(seconds=seconds)
+
+
+def next_probe_at(*, health: EndpointHealth, endpoint: Endpoint, due_at: datetime) -> datetime:
+    """The next slot: one interval after this one.
+
+    Never skips: a slot already past when this one is recorded is claimed by the next
+    tick, or recorded as missed there if it is too late (services.dispatch).
+    """
+    return due_at + probe_interval(health=health, endpoint=endpoint)
+
+
+def gap_after(*, health: EndpointHealth, endpoint: Endpoint, at: datetime) -> datetime:
+    """When an endpoint probed (or scheduled) at ``at`` is in a monitoring gap: two
+    intervals later with no new probe."""
+    return at + 2 * probe_interval(health=health, endpoint=endpoint)

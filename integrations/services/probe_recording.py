@@ -9,13 +9,15 @@ landed but whose answer was lost (services.probe_runs retries on a fresh connect
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from integrations import clock
-from integrations.choices import AlertChannel
+from integrations.choices import AlertChannel, MissedReason
 from integrations.models import (
     AlertOutbox,
     Endpoint,
@@ -24,9 +26,9 @@ from integrations.models import (
     ProbeResult,
 )
 from integrations.services.bulk_sql import column_arrays, field_columns, unnest_source
-from integrations.services.health import Transition, health_apply, next_probe_at
+from integrations.services.health import Transition, gap_after, health_apply, next_probe_at
 from integrations.services.probes import ProbeOutcome
-from integrations.services.rollups import rollups_add
+from integrations.services.rollups import hour_of, rollups_add
 
 HEALTH_FIELDS = [
     "state",
@@ -42,7 +44,76 @@ HEALTH_FIELDS = [
     "last_error_code",
     "last_error_message",
     "failing_step",
+    "monitoring_gap_at",
 ]
+
+
+@dataclass(frozen=True)
+class MissedSlot:
+    """A due slot that was never probed; ``earlier`` more before it, counted, not stored."""
+
+    endpoint_id: int
+    due_at: datetime
+    reason: str
+    earlier: int = 0
+    earlier_from: datetime | None = None
+    interval: timedelta | None = None
+
+    def message(self, now: datetime) -> str:
+        late = (now - self.due_at).total_seconds()
+        text = {
+            MissedReason.WORKER_LOST: "claimed, but no result within the claim's lease "
+            "(the worker was lost, or its task with the broker)",
+            MissedReason.BROKER_DOWN: "no dispatch tick ran after it came due "
+            "(the broker, the beat or every worker was down)",
+            MissedReason.OVERDUE: "dispatch ticks ran but none claimed it in time",
+        }[MissedReason(self.reason)]
+        text = f"not probed: {text}; given up {late:.0f} s after it was due"
+        if self.earlier and self.earlier_from is not None:
+            text += (
+                f"; {self.earlier} earlier slots since {self.earlier_from:%Y-%m-%d %H:%M:%S} too"
+            )
+        return text[:500]
+
+    def hours(self) -> dict[datetime, int]:
+        """Missed slots per hour: this one and the ``earlier`` ones."""
+        counts = {hour_of(self.due_at): 1}
+        if self.earlier and self.earlier_from is not None and self.interval is not None:
+            for n in range(self.earlier):
+                hour = hour_of(self.earlier_from + self.interval * n)
+                counts[hour] = counts.get(hour, 0) + 1
+        return counts
+
+
+def missed_slots_record(*, missed: list[MissedSlot], now: datetime) -> int:
+    """Store missed slots as results with a ``missed_reason``, and count them per hour.
+
+    Callers hold the endpoints' health rows locked (the claim does), so no batch records
+    these slots meanwhile; a slot that has a result already keeps it.
+    """
+    if not missed:
+        return 0
+    stored = _stored_slots(missed)
+    fresh = [m for m in missed if (m.endpoint_id, m.due_at) not in stored]
+    rows = [
+        ProbeResult(
+            endpoint_id=m.endpoint_id,
+            due_at=m.due_at,
+            started_at=m.due_at,
+            lag_ms=round((now - m.due_at).total_seconds() * 1000, 2),
+            ok=False,
+            message=m.message(now),
+            missed_reason=m.reason,
+        )
+        for m in fresh
+    ]
+    ProbeResult.objects.bulk_create(rows)
+    counts: dict[tuple[int, datetime], int] = {}
+    for m in fresh:
+        for hour, count in m.hours().items():
+            counts[(m.endpoint_id, hour)] = counts.get((m.endpoint_id, hour), 0) + count
+    rollups_add(results=[], missed=counts)
+    return len(rows)
 
 
 def _result_row(outcome: ProbeOutcome) -> ProbeResult:
@@ -95,14 +166,19 @@ def _store_transitions(transitions: list[Transition]) -> None:
     )
 
 
-def _fresh(outcomes: list[ProbeOutcome]) -> list[ProbeOutcome]:
-    """The outcomes whose slot has no stored result yet."""
-    ids = {o.endpoint_id for o in outcomes}
-    stored = set(
+def _stored_slots(slots: list[ProbeOutcome] | list[MissedSlot]) -> set[tuple[int, datetime]]:
+    """Which of these (endpoint, due time) slots already have a result."""
+    ids = {s.endpoint_id for s in slots}
+    return set(
         ProbeResult.objects.filter(
-            endpoint_id__in=ids, due_at__in={o.due_at for o in outcomes}
+            endpoint_id__in=ids, due_at__in={s.due_at for s in slots}
         ).values_list("endpoint_id", "due_at")
     )
+
+
+def _fresh(outcomes: list[ProbeOutcome]) -> list[ProbeOutcome]:
+    """The outcomes whose slot has no stored result yet (a missed record counts)."""
+    stored = _stored_slots(outcomes)
     return [o for o in outcomes if (o.endpoint_id, o.due_at) not in stored]
 
 
@@ -149,7 +225,6 @@ def probe_outcomes_record(*, outcomes: list[ProbeOutcome]) -> int:
     fresh = [o for o in _fresh(outcomes) if o.endpoint_id in healths]
     results = ProbeResult.objects.bulk_create([_result_row(o) for o in fresh])
     rollups_add(results=results)
-    now = clock.now()
     transitions = []
     touched = {o.endpoint_id: healths[o.endpoint_id] for o in fresh}
     for outcome in sorted(fresh, key=lambda o: o.due_at):
@@ -158,7 +233,10 @@ def probe_outcomes_record(*, outcomes: list[ProbeOutcome]) -> int:
         if transition is not None:
             transitions.append(transition)
         health.next_probe_at = next_probe_at(
-            health=health, endpoint=endpoint, due_at=outcome.due_at, now=now
+            health=health, endpoint=endpoint, due_at=outcome.due_at
+        )
+        health.monitoring_gap_at = gap_after(
+            health=health, endpoint=endpoint, at=outcome.started_at
         )
         health.claimed_until = None
     # Only rows this batch advanced: a redone slot must not clear a newer claim.

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 
 from integrations import clock
@@ -15,7 +19,7 @@ from integrations.services.db_retry import (
     db_error_name,
     db_retried,
 )
-from integrations.services.dispatch import claims_release
+from integrations.services.dispatch import claims_extend, claims_release
 from integrations.services.probe_recording import probe_outcomes_record
 from integrations.services.probes import endpoint_probe, endpoints_probe, probe_slots_load
 
@@ -29,7 +33,8 @@ def probe_batch_run(*, slots: list[tuple[int, datetime]]) -> int:
     returns 0: its slots are probed again on the next tick, not after the lease.
     """
     try:
-        return _batch_run(slots)
+        with claims_heartbeat(slots):
+            return _batch_run(slots)
     except CONNECTION_ERRORS as error:
         if connection.in_atomic_block:
             raise  # the caller's transaction is broken: only the caller can start it again
@@ -37,8 +42,61 @@ def probe_batch_run(*, slots: list[tuple[int, datetime]]) -> int:
         return 0
 
 
+@contextmanager
+def claims_heartbeat(slots: list[tuple[int, datetime]]) -> Iterator[None]:
+    """Hold the batch's claims while it runs: renewed now (the task may have waited in
+    the queue) and every third of the lease from a thread, until the block ends.
+
+    Inside a transaction (tests, a caller's atomic block) the claims are the caller's
+    business: another connection would not see its rows.
+    """
+    if connection.in_atomic_block or not slots:
+        yield
+        return
+    _claims_renew(slots)
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat, args=(slots, stop), name="probe-claims-heartbeat", daemon=True
+    )
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
+
+
+def _heartbeat(slots: list[tuple[int, datetime]], stop: threading.Event) -> None:
+    try:
+        while not stop.wait(settings.PROBE_CLAIM_LEASE_S / 3):
+            _claims_renew(slots)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _claims_renew(slots: list[tuple[int, datetime]]) -> None:
+    try:
+        claims_extend(slots=slots)
+    except DatabaseError as error:  # the lease still holds a while; the next beat retries
+        logger.warning("renewing a probe batch's claims failed (%s)", db_error_name(error))
+        connection_reset()
+
+
+def _unrecorded(slots: list[tuple[int, datetime]]) -> list[tuple[int, datetime]]:
+    """The slots with no result yet: a batch that ran late (its worker was slow to take
+    it, its lease ran out) does not call a customer for slots given up meanwhile."""
+    stored = set(
+        ProbeResult.objects.filter(
+            endpoint_id__in={pk for pk, _ in slots}, due_at__in={due for _, due in slots}
+        ).values_list("endpoint_id", "due_at")
+    )
+    return [slot for slot in slots if slot not in stored]
+
+
 def _batch_run(slots: list[tuple[int, datetime]]) -> int:
-    loaded = db_retried(lambda: probe_slots_load(slots=slots), what="loading a probe batch")
+    loaded = db_retried(
+        lambda: probe_slots_load(slots=_unrecorded(slots)), what="loading a probe batch"
+    )
     # Not retried: a database error here comes from preparing, before anything was sent.
     outcomes = endpoints_probe(slots=loaded)
     if not outcomes:

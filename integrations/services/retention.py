@@ -46,6 +46,9 @@ def rollups_reconcile(*, hours: int = 2) -> int:
                 # The health row lock keeps a late batch of this endpoint from interleaving.
                 EndpointHealth.objects.select_for_update().filter(pk=endpoint_id).first()
                 values = rollup_from_raw(endpoint_id=endpoint_id, hour=hour, until=until)
+                # Not from raw rows: after a long outage, missed slots are counted
+                # without a row each (services.dispatch).
+                values.pop("missed")
                 HourlyRollup.objects.update_or_create(
                     endpoint_id=endpoint_id, hour=hour, defaults=values
                 )

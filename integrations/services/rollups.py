@@ -52,11 +52,15 @@ class _Delta:
             self.latency_max = latency_ms if high is None else max(high, latency_ms)
 
 
-def _deltas(results: Iterable[ProbeResult]) -> dict[tuple[int, datetime], _Delta]:
+def _deltas(
+    results: Iterable[ProbeResult], missed: dict[tuple[int, datetime], int]
+) -> dict[tuple[int, datetime], _Delta]:
     deltas: dict[tuple[int, datetime], _Delta] = defaultdict(_Delta)
     for result in results:
         key = (result.endpoint_id, hour_of(result.started_at))
         deltas[key].add(ok=result.ok, error_class=result.error_class, latency_ms=result.latency_ms)
+    for key, count in missed.items():
+        deltas[key].values["missed"] += count
     return deltas
 
 
@@ -64,6 +68,7 @@ ADDITIVE = [
     "count",
     "successes",
     *FAILURE_FIELDS.values(),
+    "missed",
     "latency_count",
     "latency_sum_ms",
     *BUCKET_FIELDS,
@@ -99,13 +104,17 @@ def _upsert_sql(rows: int) -> str:
     )
 
 
-def rollups_add(*, results: list[ProbeResult]) -> None:
+def rollups_add(
+    *, results: list[ProbeResult], missed: dict[tuple[int, datetime], int] | None = None
+) -> None:
     """Add newly stored results to their hours' rollups, one upsert per (endpoint, hour).
+
+    ``missed`` counts slots never probed per (endpoint, hour); they are not results.
 
     Callers hold the endpoints' health rows locked, so no one else updates these
     rollups at the same time; the statements are sent together (pipelined).
     """
-    deltas = _deltas(results)
+    deltas = _deltas(results, missed or {})
     if not deltas:
         return
     hour_field = HourlyRollup._meta.get_field("hour")
@@ -138,9 +147,11 @@ def rollups_add(*, results: list[ProbeResult]) -> None:
 
 def rollup_from_raw(*, endpoint_id: int, hour: datetime, until: datetime) -> dict[str, Any]:
     """Recompute one hour's counters from raw results (to reconcile and to test)."""
-    rows = ProbeResult.objects.filter(
+    every = ProbeResult.objects.filter(
         endpoint_id=endpoint_id, started_at__gte=hour, started_at__lt=until
     )
+    missed = every.exclude(missed_reason="").count()
+    rows = every.filter(missed_reason="")
     aggregates: dict[str, Any] = {
         "count": Count("id"),
         "successes": Count("id", filter=Q(ok=True)),
@@ -163,6 +174,7 @@ def rollup_from_raw(*, endpoint_id: int, hour: datetime, until: datetime) -> dic
     aggregates["bucket_inf"] = Count("id", filter=Q(latency_ms__gt=LATENCY_BUCKETS_MS[-1]))
     values = rows.aggregate(**aggregates)
     values["latency_sum_ms"] = values["latency_sum_ms"] or 0.0
+    values["missed"] = missed
     return values
 
 

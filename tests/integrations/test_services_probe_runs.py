@@ -159,16 +159,16 @@ def test_a_connection_dropped_while_preparing_gives_the_batch_back_without_false
 
 @contextmanager
 def results_refused(side: psycopg.Connection[Any]) -> Iterator[None]:
-    """The results table locked by another session, and every new session of this
-    database giving up on a lock after 100 ms: recording fails however often it is tried,
-    while the health rows can still be written."""
+    """The results table locked against writes by another session (reads go on), and
+    every new session of this database giving up on a lock after 100 ms: recording fails
+    however often it is tried, while the health rows can still be written."""
     database = connection.ops.quote_name(connection.settings_dict["NAME"])
     with side.cursor() as cursor:
         cursor.execute(f"ALTER DATABASE {database} SET lock_timeout = '100ms'")
     connection.close()  # the next connection starts with the timeout
     try:
         with side.transaction(), side.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{ProbeResult._meta.db_table}" IN ACCESS EXCLUSIVE MODE')
+            cursor.execute(f'LOCK TABLE "{ProbeResult._meta.db_table}" IN EXCLUSIVE MODE')
             yield
     finally:
         with side.cursor() as cursor:

@@ -96,10 +96,15 @@ class ProbeResultSerializer(serializers.ModelSerializer):
             "message",
             "failing_step",
             "steps",
+            "missed_reason",
         ]
 
 
 class EndpointHealthSerializer(serializers.ModelSerializer):
+    monitoring_gap = serializers.SerializerMethodField(
+        help_text="True when the endpoint has had no probe for two intervals."
+    )
+
     class Meta:
         model = EndpointHealth
         fields = [
@@ -116,7 +121,12 @@ class EndpointHealthSerializer(serializers.ModelSerializer):
             "last_error_code",
             "last_error_message",
             "failing_step",
+            "monitoring_gap_at",
+            "monitoring_gap",
         ]
+
+    def get_monitoring_gap(self, health: EndpointHealth) -> bool:
+        return health.monitoring_gap(clock.now())
 
 
 class HealthTransitionSerializer(serializers.ModelSerializer):
