@@ -24,6 +24,7 @@ from integrations.admin_forms import (
 )
 from integrations.admin_readiness import EnvironmentReadinessMixin
 from integrations.admin_test_calls import EndpointTestCallMixin
+from integrations.admin_token_status import TokenStatusColumnsMixin
 from integrations.choices import AuditAction
 from integrations.json_limits import BoundedJSONFormField
 from integrations.models import (
@@ -175,12 +176,25 @@ class EnvironmentAdmin(
 
 @admin.register(OAuthClient)
 class OAuthClientAdmin(
-    DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin
+    DestinationAdminMixin,
+    AuditedAdminMixin,
+    SecretStatusMixin,
+    TokenStatusColumnsMixin,
+    admin.ModelAdmin,
 ):
     form = WriteOnlySecretsKeepForm
     offers_keep_secrets = True
-    list_display = ["client_id", "environment", "auth_style", "secret_state"]
-    list_select_related = ["environment__customer"]
+    token_row = "access_token"
+    list_display = [
+        "client_id",
+        "environment",
+        "auth_style",
+        "secret_state",
+        "token_failures",
+        "token_error_code",
+        "token_next_attempt",
+    ]
+    list_select_related = ["environment__customer", "access_token"]
     search_fields = ["client_id", "environment__customer__name"]
 
 
@@ -194,10 +208,26 @@ class CustomerAuthAdmin(DestinationAdminMixin, AuditedAdminMixin, admin.ModelAdm
 
 
 @admin.register(TestUser)
-class TestUserAdmin(DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
+class TestUserAdmin(
+    DestinationAdminMixin,
+    AuditedAdminMixin,
+    SecretStatusMixin,
+    TokenStatusColumnsMixin,
+    admin.ModelAdmin,
+):
     form = WriteOnlySecretsForm
-    list_display = ["label", "username", "customer_auth", "is_active", "secret_state"]
-    list_select_related = ["customer_auth__environment__customer"]
+    token_row = "session"
+    list_display = [
+        "label",
+        "username",
+        "customer_auth",
+        "is_active",
+        "secret_state",
+        "token_failures",
+        "token_error_code",
+        "token_next_attempt",
+    ]
+    list_select_related = ["customer_auth__environment__customer", "session"]
     search_fields = ["label", "username"]
 
 

@@ -29,6 +29,7 @@ from integrations.models import (
 from integrations.models.health import BUCKET_FIELDS
 from integrations.selectors import DOWN_STATES, UP_STATES, rollup_totals
 from integrations.services.rollups import histogram_percentile, hour_of
+from integrations.services.tokens import failure_next_attempt_at
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 # Recent failures are looked up this far back only, so the index scan stays short.
@@ -158,6 +159,7 @@ class CredentialStatus:
     last_outcome: str
     last_error_code: str
     consecutive_failures: int
+    next_attempt_at: datetime | None = None  # while a failed fetch is not repeated
 
     @property
     def failing(self) -> bool:
@@ -190,4 +192,5 @@ def _credential(kind: str, name: str, token: Any) -> CredentialStatus:
         last_outcome=token.last_outcome if token else "never",
         last_error_code=token.last_error_code if token else "",
         consecutive_failures=token.consecutive_failures if token else 0,
+        next_attempt_at=failure_next_attempt_at(row=token),
     )

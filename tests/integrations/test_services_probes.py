@@ -128,8 +128,9 @@ def test_a_redone_batch_writes_no_duplicate_results_and_counts_nothing_twice(
 
 
 def test_rollups_equal_the_raw_results_they_summarise(
-    demo_endpoint: Endpoint, sandbox: Any
+    demo_endpoint: Endpoint, sandbox: Any, settings: Any
 ) -> None:
+    settings.TOKEN_FAILURE_COOLDOWN_S = 0  # each slot stands for a tick after any cool-down
     health_rows_ensure()
     plan = [
         {},
@@ -208,8 +209,9 @@ def test_due_tokens_of_probed_endpoints_are_refreshed_before_expiry(
 
 
 def test_a_failing_refresh_backs_off_and_a_recovery_clears_it(
-    demo_endpoint: Endpoint, sandbox: Any
+    demo_endpoint: Endpoint, sandbox: Any, settings: Any
 ) -> None:
+    settings.TOKEN_FAILURE_COOLDOWN_S = 0  # each refresh stands for a tick after the cool-down
     health_rows_ensure()
     endpoint_probe_now(endpoint=demo_endpoint)
     sandbox.set_faults(reject=["client"])

@@ -183,7 +183,7 @@ def test_after_the_cool_down_one_caller_retries_while_the_others_keep_the_stale_
     ahead = moving_clock(monkeypatch)
     client, old = fetched_then_failing(demo_endpoint, sandbox)
     assert timed_get(client).outcome == "stale"
-    ahead(6)  # past the first failure's 5 s cool-down
+    ahead(6)  # past the first failure's cool-down (5 s, +/- 20 % jitter)
     before = token_requests(sandbox)
     answers = burst(client, CALLERS)
     assert {(a.value, a.outcome) for a in answers} == {(old, "stale")}
@@ -192,7 +192,7 @@ def test_after_the_cool_down_one_caller_retries_while_the_others_keep_the_stale_
     assert AccessToken.objects.get(pk=client.pk).consecutive_failures == 2
 
     token_endpoint_recovers(sandbox)
-    ahead(11)  # past the second failure's 10 s cool-down
+    ahead(13)  # past the second failure's cool-down (10 s, +/- 20 % jitter)
     refreshed = timed_get(client)
     assert refreshed.outcome == "fetched" and refreshed.value != old
     default_refresh_point(settings)

@@ -1,4 +1,5 @@
-"""Base serializer of configuration resources: write-only secrets, fixed parents, clean().
+"""Base serializer of configuration resources: write-only secrets, fixed parents, clean(),
+and the model's save rules (integrations.models.rules) on its fields.
 
 A secret field (``client_secret``, ``password``, ``value``) is accepted on writes and
 never read back: responses carry ``<name>_set`` and ``<name>_fingerprint`` instead.
@@ -16,6 +17,8 @@ from rest_framework import serializers
 from integrations.admin_forms import REQUIRED_SECRETS
 from integrations.crypto import SecretDecryptionError
 from integrations.fields import validate_secret_length
+from integrations.models.tokens import CachedToken
+from integrations.services.tokens import failure_next_attempt_at
 
 SECRET_MAX_LENGTH = 4096
 
@@ -66,6 +69,10 @@ class PortalModelSerializer(serializers.ModelSerializer):
             )
             fields[f"{name}_set"] = SecretSetField(secret=name)
             fields[f"{name}_fingerprint"] = SecretFingerprintField(secret=name)
+        # The model's save rules, as field validators: errors in DRF's per-field shape.
+        for name, rule in getattr(self.Meta.model, "save_rules", {}).items():
+            if name in fields and not fields[name].read_only:
+                fields[name].validators = [*fields[name].validators, rule]
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -109,3 +116,11 @@ class CachedTokenStatusSerializer(serializers.Serializer):
     last_error_message = serializers.CharField()
     last_error_at = serializers.DateTimeField(allow_null=True)
     consecutive_failures = serializers.IntegerField()
+    next_attempt_at = serializers.SerializerMethodField(
+        help_text="When a failing credential is tried again; null while it is not cooling down."
+    )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_attempt_at(self, row: CachedToken) -> str | None:
+        at = failure_next_attempt_at(row=row)
+        return None if at is None else serializers.DateTimeField().to_representation(at)
