@@ -10,6 +10,7 @@ from django import forms
 from integrations.json_limits import json_loads_bounded
 from integrations.models import Endpoint, TestUser
 from integrations.services.templates import template_variables
+from integrations.validators import call_variables_problems
 
 
 class TestCallForm(forms.Form):
@@ -45,4 +46,7 @@ class TestCallForm(forms.Form):
             raise forms.ValidationError(f"Not valid JSON: {error}") from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Must be a JSON object.")
-        return {str(k): str(v) for k, v in value.items()}
+        variables = {str(k): str(v) for k, v in value.items()}
+        if problems := call_variables_problems(self.endpoint.headers_template, variables):
+            raise forms.ValidationError(problems)
+        return variables

@@ -11,8 +11,16 @@ from django.db import models
 from integrations.choices import ClientAuthStyle, CustomerAuthMode
 from integrations.fields import EncryptedSecretField
 from integrations.models.customers import Environment
+from integrations.models.rules import SaveRulesModel
 from integrations.outbound.errors import BlockedDestination, InvalidUrl
 from integrations.outbound.urls import error_sentence, path_or_url_check
+from integrations.validators import (
+    validate_claim_name,
+    validate_cookie_name,
+    validate_field_name,
+    validate_header_name,
+    validate_header_secret,
+)
 
 
 def url_field_errors(instance: models.Model, *names: str) -> dict[str, str]:
@@ -30,7 +38,7 @@ def url_field_errors(instance: models.Model, *names: str) -> dict[str, str]:
     return errors
 
 
-class OAuthClient(models.Model):
+class OAuthClient(SaveRulesModel):
     """System-level credential: OAuth 2.0 client credentials grant (guide: POST /access_token)."""
 
     environment = models.ForeignKey(
@@ -55,6 +63,13 @@ class OAuthClient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    save_rules = {
+        "access_token_field": validate_field_name,
+        "token_type_field": validate_field_name,
+        "expires_in_field": validate_field_name,
+        "issued_at_field": validate_field_name,
+    }
+
     class Meta:
         verbose_name = "OAuth client"
         ordering = ["environment", "name"]
@@ -70,7 +85,7 @@ class OAuthClient(models.Model):
             raise ValidationError(errors)
 
 
-class CustomerAuth(models.Model):
+class CustomerAuth(SaveRulesModel):
     """User-level authentication at the customer (guide: POST /customer_authenticate)."""
 
     environment = models.ForeignKey(
@@ -108,6 +123,16 @@ class CustomerAuth(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    save_rules = {
+        "username_field": validate_field_name,
+        "password_field": validate_field_name,
+        "token_field": validate_field_name,
+        "expires_in_field": validate_field_name,
+        "issued_at_field": validate_field_name,
+        "cookie_name": validate_cookie_name,
+        "identity_claim": validate_claim_name,
+    }
 
     class Meta:
         verbose_name = "customer authentication"
@@ -153,7 +178,7 @@ class TestUser(models.Model):
         return f"{self.label} @ {self.customer_auth.environment}"
 
 
-class ApiKey(models.Model):
+class ApiKey(SaveRulesModel):
     """An API key sent in a header (guide: api-key) to authorise specific APIs."""
 
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="api_keys")
@@ -164,6 +189,8 @@ class ApiKey(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    save_rules = {"header_name": validate_header_name, "value": validate_header_secret}
 
     class Meta:
         verbose_name = "API key"

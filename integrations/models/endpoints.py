@@ -9,13 +9,23 @@ from django.db import models
 from integrations.choices import HttpMethod, IdentifierLocation
 from integrations.models.credentials import ApiKey, CustomerAuth, OAuthClient, TestUser
 from integrations.models.customers import Environment
+from integrations.models.rules import SaveRulesModel
 from integrations.outbound.errors import InvalidUrl
 from integrations.outbound.urls import error_sentence, path_check
 from integrations.services.identifier import identifier_config_errors
 from integrations.services.templates import template_secret_errors
+from integrations.validators import (
+    header_variable_problems,
+    validate_assertions,
+    validate_body_template,
+    validate_field_name,
+    validate_header_name,
+    validate_headers_template,
+    validate_sample_variables,
+)
 
 
-class Endpoint(models.Model):
+class Endpoint(SaveRulesModel):
     """One business API of a customer (guide: POST /account/getprofile).
 
     Path, headers and body are templates; which credentials are attached and where
@@ -118,6 +128,15 @@ class Endpoint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    save_rules = {
+        "headers_template": validate_headers_template,
+        "body_template": validate_body_template,
+        "sample_variables": validate_sample_variables,
+        "assertions": validate_assertions,
+        "identifier_header": validate_header_name,
+        "identifier_body_field": validate_field_name,
+    }
+
     class Meta:
         ordering = ["environment", "name"]
         constraints = [
@@ -148,7 +167,8 @@ class Endpoint(models.Model):
         if self.identifier_location != IdentifierLocation.NONE and self.customer_auth is None:
             errors["identifier_location"] = "Sending the customer identifier needs a customer auth."
         for name, message in identifier_config_errors(self).items():
-            errors.setdefault(name, message)
+            if self.save_rule_error(name) is None:  # else clean_fields said it already
+                errors.setdefault(name, message)
         # A literal credential in a template would be stored and shown in plain text.
         templates = {"headers": self.headers_template, "body": self.body_template}
         for name, message in template_secret_errors(**templates).items():
@@ -157,16 +177,10 @@ class Endpoint(models.Model):
             path_check(self.path)
         except InvalidUrl as error:
             errors["path"] = error_sentence(error)
-        if not isinstance(self.headers_template, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in self.headers_template.items()
-        ):
-            errors["headers_template"] = "Must be a JSON object of header name to string value."
-        if not isinstance(self.sample_variables, dict) or not all(
-            isinstance(v, str | int | float) and not isinstance(v, bool)
-            for v in self.sample_variables.values()
-        ):
-            errors["sample_variables"] = "Must be a JSON object of name to string or number."
-        if not isinstance(self.assertions, list):
-            errors["assertions"] = "Must be a JSON list."
+        # The templates' own shapes are save rules; this is what they mean together.
+        if isinstance(self.sample_variables, dict):
+            problems = header_variable_problems(self.headers_template, self.sample_variables)
+            if problems:
+                errors["sample_variables"] = " ".join(problems)
         if errors:
             raise ValidationError(errors)

@@ -15,6 +15,7 @@ from integrations.models import (
     TestCall,
     TestUser,
 )
+from integrations.validators import call_variables_problems
 
 
 class TestCallRunSerializer(serializers.Serializer):
@@ -39,6 +40,12 @@ class TestCallRunSerializer(serializers.Serializer):
         if user is not None and user.customer_auth_id != endpoint.customer_auth_id:
             raise serializers.ValidationError("Not a test user of this endpoint's customer auth.")
         return user
+
+    def validate_variables(self, variables: dict[str, str]) -> dict[str, str]:
+        endpoint = self.context["endpoint"]
+        if problems := call_variables_problems(endpoint.headers_template, variables):
+            raise serializers.ValidationError(problems)
+        return variables
 
 
 class TestCallSerializer(serializers.ModelSerializer):
