@@ -1,15 +1,19 @@
 """DRF authentication with API tokens: ``Authorization: Token <token>`` (or ``Bearer``).
 
-Guessing is throttled per presented token and client address, never per address alone: one
-client's wrong tokens must not lock out the right ones of another (or of the same address).
+A wrong token is a failed login: it counts in accounts.throttle's pair (here the presented
+token's prefix and the address), address and global counters, with the admin's and
+/accounts/login/'s failures. A token names no username, so there is no username count.
 
-- A token's public prefix that failed ``LOGIN_MAX_FAILURES`` times from an address is refused
-  from that address, unchecked, until the window ends, even with its right secret: otherwise
-  the secret half of a known prefix could be guessed on and the right guess would still pass.
+- A prefix that failed ``LOGIN_MAX_FAILURES`` times from an address is refused from that
+  address, unchecked, until the window ends, even with its right secret: otherwise the
+  secret half of a known prefix could be guessed on and the right guess would still pass.
   Other tokens from that address, and this token from any other address, are unaffected.
 - A malformed token (no prefix) is counted by a hash of the whole value.
-- Past ``API_TOKEN_ADDRESS_MAX_FAILURES`` failures an address's invalid tokens get 429 instead
-  of 401, so a client spraying prefixes is told to stop; a valid token still authenticates.
+- Once the address or global limit is reached, invalid tokens get 429 instead of 401 (and
+  are not counted), so a client spraying prefixes is told to stop; a valid token still
+  authenticates. That is no way round the limit: a 256-bit secret cannot be guessed, while
+  refusing valid tokens would let one client's failures (or anyone's, at the global
+  limit) cut every tool and the platform's runtime calls off the API.
 - Only wrong tokens count: a revoked or expired one was presented with its right secret.
 """
 
@@ -23,10 +27,11 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from accounts.lockouts import lockouts_record, refusal_log
 from accounts.models import ApiToken
 from accounts.throttle import (
     client_ip,
-    token_address_exhausted,
+    failures_exhausted,
     token_attempts_blocked,
     token_failure_record,
 )
@@ -50,9 +55,10 @@ PRESENTED_BLOCKED = (
     "here until the window ends. Check that you send the whole token as issued, or ask an "
     "admin for a new one; other tokens still work."
 )
-ADDRESS_EXHAUSTED = (
-    "Too many failed API token attempts from your address: invalid tokens are refused until "
-    "the window ends. Send a valid token (it still works) and stop retrying the others."
+FAILURES_EXHAUSTED = (
+    "Too many failed logins and API token attempts from your address, or from everyone: "
+    "invalid tokens are refused until the window ends. Send a valid token (it still works) "
+    "and stop retrying the others."
 )
 
 
@@ -64,15 +70,19 @@ def api_token_authenticate(*, raw: str, ip: str) -> ApiToken:
     presented = _presented(raw)
     wait_s = settings.LOGIN_FAILURE_WINDOW_S
     if token_attempts_blocked(presented=presented, ip=ip):
+        refusal_log(scope="pair", label=_label(presented), ip=ip)
         raise ApiTokenThrottled(PRESENTED_BLOCKED, wait_s=wait_s)
+    exhausted = failures_exhausted(ip=ip)
     try:
         return api_token_check(raw=raw)
     except ApiTokenRejected as error:
         if error.code != "token_invalid":
             raise
-        token_failure_record(presented=presented, ip=ip)
-        if token_address_exhausted(ip=ip):
-            raise ApiTokenThrottled(ADDRESS_EXHAUSTED, wait_s=wait_s) from None
+        if exhausted is not None:
+            refusal_log(scope=exhausted, label=_label(presented), ip=ip)
+            raise ApiTokenThrottled(FAILURES_EXHAUSTED, wait_s=wait_s) from None
+        locked = token_failure_record(presented=presented, ip=ip)
+        lockouts_record(scopes=locked, label=_label(presented), ip=ip)
         raise
 
 
@@ -83,6 +93,13 @@ def _presented(raw: str) -> str:
     if raw.startswith(TOKEN_PREFIX) and len(body) > PREFIX_CHARS + 1:
         return f"prefix:{body[:PREFIX_CHARS]}"
     return f"sha256:{hashlib.sha256(raw.encode()).hexdigest()}"
+
+
+def _label(presented: str) -> str:
+    """How logs and the audit name a presented token: its public prefix, never a hash of a
+    malformed one (that may be a password sent by mistake, and a hash can be cracked)."""
+    kind, _, value = presented.partition(":")
+    return f"API token {TOKEN_PREFIX}{value}" if kind == "prefix" else "malformed API token"
 
 
 class ApiTokenAuthentication(BaseAuthentication):

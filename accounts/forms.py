@@ -1,4 +1,4 @@
-"""Login forms that refuse a throttled username and address before checking the password."""
+"""Login forms that refuse a locked-out username or address before checking the password."""
 
 from __future__ import annotations
 
@@ -8,26 +8,25 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
+from accounts.lockouts import refusal_log
 from accounts.models import ApiToken
-from accounts.throttle import client_ip, login_blocked, login_blocked_message
-from integrations.choices import AuditAction
-from integrations.services.audit import audit_record
+from accounts.throttle import client_ip, login_refusal, login_refused_message
 
 
 class ThrottledLoginMixin:
-    """Checked before authenticate(), so a blocked pair cannot keep guessing."""
+    """Checked before authenticate(), so a locked-out attacker cannot keep guessing.
+
+    The refusal is the form's one non-field error, whichever limit refused and whether or
+    not the username exists: the same page and status as any other failed login.
+    """
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
         ip = client_ip(self.request)  # type: ignore[attr-defined]
-        if login_blocked(username=username, ip=ip):
-            audit_record(
-                action=AuditAction.LOGIN_FAILED,
-                actor_label=username[:150],
-                request=self.request,  # type: ignore[attr-defined]
-                detail={"reason": "throttled"},
-            )
-            raise forms.ValidationError(login_blocked_message(), code="throttled")
+        scope = login_refusal(username=username, ip=ip)
+        if scope is not None:
+            refusal_log(scope=scope, label=username, ip=ip)
+            raise forms.ValidationError(login_refused_message(), code="throttled")
         return super().clean()  # type: ignore[misc]
 
 

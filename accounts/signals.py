@@ -8,6 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from accounts.lockouts import lockouts_record
 from accounts.throttle import client_ip, login_failure_record, login_failures_clear
 
 
@@ -15,8 +16,9 @@ from accounts.throttle import client_ip, login_failure_record, login_failures_cl
 def count_failed_login(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    username = str(credentials.get("username", ""))
-    login_failure_record(username=username, ip=client_ip(request))
+    username, ip = str(credentials.get("username", "")), client_ip(request)
+    locked = login_failure_record(username=username, ip=ip)
+    lockouts_record(scopes=locked, label=username, ip=ip, request=request)
 
 
 @receiver(user_logged_in)

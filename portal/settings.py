@@ -290,8 +290,14 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Caches and login throttling ---------------------------------------------
-# Without CACHE_URL each process has its own in-memory cache, so the login throttle
-# counts per process; set CACHE_URL (redis://...) to share it between web processes.
+# The login throttle counts failures in the default cache. Without CACHE_URL that is
+# Django's in-memory cache (locmem), one per process: each process counts alone, so every
+# limit below is multiplied by the number of web processes. Right for the embedded
+# default's single runserver process; wherever more than one web process serves (the
+# Dockerfile's gunicorn runs 3), set CACHE_URL to Redis, as docker-compose.yml does.
+# Not a FileBasedCache in var/: shared, but its incr is an unlocked read-then-write that
+# also resets the expiry, and it culls random entries past MAX_ENTRIES (a spray of
+# names would wipe the counts).
 CACHE_URL = env("CACHE_URL")
 if CACHE_URL:
     if not CACHE_URL.startswith(("redis://", "rediss://")):
@@ -299,13 +305,30 @@ if CACHE_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
     }
-# Failed logins (admin, /accounts/login/, API tokens) per username and address before
-# that pair is refused, and the window they are counted in.
-LOGIN_MAX_FAILURES = envint("PORTAL_LOGIN_MAX_FAILURES", 5)
+# Failed logins, the admin's, /accounts/login/'s and API tokens' together, are counted in
+# a window from each count's first failure; a count at its limit refuses logins (the right
+# password too) until its window ends. Invalid API tokens then get 429; valid ones still
+# authenticate, except a token refused by its own prefix's pair count.
 LOGIN_FAILURE_WINDOW_S = envint("PORTAL_LOGIN_FAILURE_WINDOW_MINUTES", 15) * 60
-# Failed API tokens (of any prefix) from one address in that window before its invalid
-# tokens get 429 instead of 401; a valid token is never refused by this ceiling.
-API_TOKEN_ADDRESS_MAX_FAILURES = envint("PORTAL_API_TOKEN_ADDRESS_MAX_FAILURES", 100)
+# Per username and address (for a token: its prefix and address).
+LOGIN_MAX_FAILURES = envint("PORTAL_LOGIN_MAX_FAILURES", 5)
+# Per address (an IPv6 /64), whatever the usernames or tokens: one client spraying names.
+LOGIN_ADDRESS_MAX_FAILURES = envint("PORTAL_LOGIN_ADDRESS_MAX_FAILURES", 20)
+# Per username, from any address: one account guessed on from many clients.
+LOGIN_USERNAME_MAX_FAILURES = envint("PORTAL_LOGIN_USERNAME_MAX_FAILURES", 10)
+# Everyone's together: a spray from many addresses. 0 turns one of these three limits off.
+LOGIN_GLOBAL_MAX_FAILURES = envint("PORTAL_LOGIN_GLOBAL_MAX_FAILURES", 500)
+if LOGIN_FAILURE_WINDOW_S < 60 or LOGIN_MAX_FAILURES < 1:
+    raise ImproperlyConfigured(
+        "PORTAL_LOGIN_FAILURE_WINDOW_MINUTES and PORTAL_LOGIN_MAX_FAILURES must be at least 1"
+    )
+for _name, _limit in [
+    ("PORTAL_LOGIN_ADDRESS_MAX_FAILURES", LOGIN_ADDRESS_MAX_FAILURES),
+    ("PORTAL_LOGIN_USERNAME_MAX_FAILURES", LOGIN_USERNAME_MAX_FAILURES),
+    ("PORTAL_LOGIN_GLOBAL_MAX_FAILURES", LOGIN_GLOBAL_MAX_FAILURES),
+]:
+    if _limit < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (no limit) or more, not {_limit}")
 # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; from any
 # other REMOTE_ADDR the header is ignored, so a client cannot choose its own address.
 PORTAL_TRUSTED_PROXIES = envlist("PORTAL_TRUSTED_PROXIES")

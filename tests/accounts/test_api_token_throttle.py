@@ -31,7 +31,7 @@ PROXY = "10.0.0.1"
 def _five_failures(settings: Any) -> None:
     settings.LOGIN_MAX_FAILURES = 5
     settings.LOGIN_FAILURE_WINDOW_S = 900
-    settings.API_TOKEN_ADDRESS_MAX_FAILURES = 100
+    settings.LOGIN_ADDRESS_MAX_FAILURES = 100
     settings.PORTAL_TRUSTED_PROXIES = [PROXY]
     settings.PORTAL_METRICS_TOKEN = ""
     settings.PORTAL_METRICS_ALLOW_IPS = []
@@ -137,7 +137,7 @@ def test_metrics_and_badges_answer_a_valid_token_after_bad_ones(client: Client) 
 def test_an_address_spraying_prefixes_gets_429_while_a_valid_token_still_works(
     settings: Any,
 ) -> None:
-    settings.API_TOKEN_ADDRESS_MAX_FAILURES = 3
+    settings.LOGIN_ADDRESS_MAX_FAILURES = 3
     _, raw = token_of("admin")
     for _ in range(3):
         assert api_get(some_unknown_token()).status_code == 401

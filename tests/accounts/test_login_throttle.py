@@ -49,8 +49,13 @@ def test_the_admin_login_refuses_even_the_right_password_after_too_many_failures
     assert page.status_code == 200 and not logged_in(client)
     assert "Too many failed logins" in page.content.decode()
     assert "Try again in 10 minutes" in page.content.decode()
-    refused = AuditEvent.objects.filter(action="login_failed", detail__reason="throttled")
-    assert [e.actor_label for e in refused] == ["alice"]
+    admin_login(client, "alice", PASSWORD)
+    # One audit event for the lock-out, not one per refused attempt; never the password.
+    locked = AuditEvent.objects.filter(action="login_failed", detail__reason="locked_out")
+    assert [(e.actor_label, e.detail["scope"], e.ip_address) for e in locked] == [
+        ("alice", "pair", "127.0.0.1")
+    ]
+    assert PASSWORD not in str(locked.get().detail)
 
 
 def test_the_throttle_is_per_username_and_per_address() -> None:
