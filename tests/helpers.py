@@ -12,9 +12,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
 from typing import Any, TypeVar
 
+import pytest
 from django.db import connection
+from django.utils import timezone
+
+from integrations import clock
 
 T = TypeVar("T")
 Process = subprocess.Popen[Any] | multiprocessing.process.BaseProcess
@@ -239,3 +244,14 @@ def _process_state(pid: int) -> str:
             return stat.read().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, IndexError):
         return ""
+
+
+def moving_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """The portal's clock, running at real speed; the returned function moves it ahead."""
+    offset = [timedelta(0)]
+    monkeypatch.setattr(clock, "now", lambda: timezone.now() + offset[0])
+
+    def ahead(seconds: float) -> None:
+        offset[0] += timedelta(seconds=seconds)
+
+    return ahead

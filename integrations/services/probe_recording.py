@@ -9,6 +9,7 @@ landed but whose answer was lost (services.probe_runs retries on a fresh connect
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,8 @@ from integrations.services.bulk_sql import column_arrays, field_columns, unnest_
 from integrations.services.health import Transition, gap_after, health_apply, next_probe_at
 from integrations.services.probes import ProbeOutcome
 from integrations.services.rollups import hour_of, rollups_add
+
+HOUR = timedelta(hours=1)
 
 HEALTH_FIELDS = [
     "state",
@@ -76,12 +79,18 @@ class MissedSlot:
         return text[:500]
 
     def hours(self) -> dict[datetime, int]:
-        """Missed slots per hour: this one and the ``earlier`` ones."""
+        """Missed slots per hour: this one and the ``earlier`` ones, counted an hour at a
+        time (after a month's outage that is some 700 steps, not hundreds of thousands)."""
         counts = {hour_of(self.due_at): 1}
-        if self.earlier and self.earlier_from is not None and self.interval is not None:
-            for n in range(self.earlier):
-                hour = hour_of(self.earlier_from + self.interval * n)
-                counts[hour] = counts.get(hour, 0) + 1
+        if not (self.earlier and self.earlier_from is not None and self.interval is not None):
+            return counts
+        done = 0
+        while done < self.earlier:
+            hour = hour_of(self.earlier_from + self.interval * done)
+            # The first slot at or after the next hour, or the end of the earlier ones.
+            upto = min(self.earlier, math.ceil((hour + HOUR - self.earlier_from) / self.interval))
+            counts[hour] = counts.get(hour, 0) + upto - done
+            done = upto
         return counts
 
 
@@ -93,8 +102,8 @@ def missed_slots_record(*, missed: list[MissedSlot], now: datetime) -> int:
     """
     if not missed:
         return 0
-    stored = _stored_slots(missed)
-    fresh = [m for m in missed if (m.endpoint_id, m.due_at) not in stored]
+    unrecorded = set(slots_unrecorded([(m.endpoint_id, m.due_at) for m in missed]))
+    fresh = [m for m in missed if (m.endpoint_id, m.due_at) in unrecorded]
     rows = [
         ProbeResult(
             endpoint_id=m.endpoint_id,
@@ -166,20 +175,20 @@ def _store_transitions(transitions: list[Transition]) -> None:
     )
 
 
-def _stored_slots(slots: list[ProbeOutcome] | list[MissedSlot]) -> set[tuple[int, datetime]]:
-    """Which of these (endpoint, due time) slots already have a result."""
-    ids = {s.endpoint_id for s in slots}
-    return set(
+def slots_unrecorded(slots: list[tuple[int, datetime]]) -> list[tuple[int, datetime]]:
+    """The (endpoint id, due time) slots with no result yet (a missed record counts)."""
+    stored = set(
         ProbeResult.objects.filter(
-            endpoint_id__in=ids, due_at__in={s.due_at for s in slots}
+            endpoint_id__in={pk for pk, _ in slots}, due_at__in={due for _, due in slots}
         ).values_list("endpoint_id", "due_at")
     )
+    return [slot for slot in slots if slot not in stored]
 
 
 def _fresh(outcomes: list[ProbeOutcome]) -> list[ProbeOutcome]:
     """The outcomes whose slot has no stored result yet (a missed record counts)."""
-    stored = _stored_slots(outcomes)
-    return [o for o in outcomes if (o.endpoint_id, o.due_at) not in stored]
+    fresh = set(slots_unrecorded([(o.endpoint_id, o.due_at) for o in outcomes]))
+    return [o for o in outcomes if (o.endpoint_id, o.due_at) in fresh]
 
 
 def _health_save(rows: list[EndpointHealth]) -> None:

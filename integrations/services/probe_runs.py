@@ -20,7 +20,7 @@ from integrations.services.db_retry import (
     db_retried,
 )
 from integrations.services.dispatch import claims_extend, claims_release
-from integrations.services.probe_recording import probe_outcomes_record
+from integrations.services.probe_recording import probe_outcomes_record, slots_unrecorded
 from integrations.services.probes import endpoint_probe, endpoints_probe, probe_slots_load
 
 logger = logging.getLogger(__name__)
@@ -82,20 +82,11 @@ def _claims_renew(slots: list[tuple[int, datetime]]) -> None:
         connection_reset()
 
 
-def _unrecorded(slots: list[tuple[int, datetime]]) -> list[tuple[int, datetime]]:
-    """The slots with no result yet: a batch that ran late (its worker was slow to take
-    it, its lease ran out) does not call a customer for slots given up meanwhile."""
-    stored = set(
-        ProbeResult.objects.filter(
-            endpoint_id__in={pk for pk, _ in slots}, due_at__in={due for _, due in slots}
-        ).values_list("endpoint_id", "due_at")
-    )
-    return [slot for slot in slots if slot not in stored]
-
-
 def _batch_run(slots: list[tuple[int, datetime]]) -> int:
+    # A batch that ran late (its worker was slow to take it, its lease ran out) does not
+    # call a customer for slots given up meanwhile.
     loaded = db_retried(
-        lambda: probe_slots_load(slots=_unrecorded(slots)), what="loading a probe batch"
+        lambda: probe_slots_load(slots=slots_unrecorded(slots)), what="loading a probe batch"
     )
     # Not retried: a database error here comes from preparing, before anything was sent.
     outcomes = endpoints_probe(slots=loaded)

@@ -25,7 +25,9 @@ from integrations import clock
 from integrations.choices import MissedReason
 from integrations.models import Endpoint, EndpointHealth, HourlyRollup, ProbeResult
 from integrations.services.dispatch import health_rows_ensure, probes_claim
+from integrations.services.probe_recording import MissedSlot
 from integrations.services.probe_runs import probe_batch_run
+from integrations.services.rollups import hour_of
 from integrations.tasks.probes import probe_batches_send
 from portal.celery import app
 from tests.factories import make_customer, make_endpoint, make_environment, make_user
@@ -302,3 +304,17 @@ def test_a_broker_that_refuses_the_batches_gives_their_claims_back_at_once(
         assert probe_batches_send(slots, connection=refused) == 0
     assert not EndpointHealth.objects.filter(claimed_until__isnull=False).exists()
     assert {s.due_at for s in probes_claim()} == {s.due_at for s in slots}  # claimable now
+
+
+@pytest.mark.parametrize("interval_s", [5, 7, 60, 3600, 5000])
+def test_missed_slots_are_counted_into_the_hours_they_were_due_in(interval_s: int) -> None:
+    interval = timedelta(seconds=interval_s)
+    start = T0 + timedelta(seconds=13)
+    earlier = 5000
+    latest = start + interval * earlier
+    slot = MissedSlot(
+        1, latest, MissedReason.BROKER_DOWN, earlier=earlier, earlier_from=start, interval=interval
+    )
+    one_by_one = Counter(hour_of(start + interval * n) for n in range(earlier))
+    one_by_one[hour_of(latest)] += 1
+    assert slot.hours() == dict(one_by_one)

@@ -14,20 +14,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from integrations import clock
 from integrations.models import AccessToken, Endpoint, OAuthClient
 from integrations.services import tokens
 from integrations.services.refresh_now import access_token_refresh_now
 from integrations.services.tokens import AuthStepFailed, access_token_get
-from tests.helpers import WAIT_CEILING_S, process_stop, thread_join, threads_together, wait_until
+from tests.helpers import (
+    WAIT_CEILING_S,
+    moving_clock,
+    process_stop,
+    thread_join,
+    threads_together,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -61,17 +65,6 @@ def token_endpoint_recovers(sandbox: Any) -> None:
 
 def token_requests(sandbox: Any) -> int:
     return int(sandbox.stats()["token_requests"])
-
-
-def moving_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """The portal's clock, running at real speed; the returned function moves it ahead."""
-    offset = [timedelta(0)]
-    monkeypatch.setattr(clock, "now", lambda: timezone.now() + offset[0])
-
-    def ahead(seconds: float) -> None:
-        offset[0] += timedelta(seconds=seconds)
-
-    return ahead
 
 
 @dataclass(frozen=True)

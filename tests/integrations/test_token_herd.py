@@ -17,9 +17,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -52,7 +52,7 @@ from integrations.services.tokens import (
     memo_clear,
 )
 from tests.factories import make_customer
-from tests.helpers import WAIT_CEILING_S, process_stop, threads_together
+from tests.helpers import WAIT_CEILING_S, moving_clock, process_stop, threads_together
 from tests.integrations.api_world import client_as
 from tests.integrations.celery_processes import ROOT, child_env
 from tests.integrations.outbound_servers import HostileServer, Received, respond, serving, silence
@@ -197,17 +197,6 @@ def probe_batch(endpoints: list[Endpoint]) -> Batch:
     on_rows = [q for q in queries.captured_queries if any(t in q["sql"] for t in tables)]
     results = list(ProbeResult.objects.filter(due_at=due, endpoint__in=endpoints))
     return Batch(took, results, len(on_rows))
-
-
-def moving_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """The portal's clock at real speed; the returned function moves it ahead."""
-    offset = [timedelta(0)]
-    monkeypatch.setattr(clock, "now", lambda: timezone.now() + offset[0])
-
-    def ahead(seconds: float) -> None:
-        offset[0] += timedelta(seconds=seconds)
-
-    return ahead
 
 
 def a_token_first(world: World, endpoints: list[Endpoint]) -> None:
