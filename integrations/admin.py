@@ -16,8 +16,13 @@ from integrations import (
     clock,
 )
 from integrations.admin_destinations import DestinationAdminMixin
+from integrations.admin_endpoint_forms import EndpointForm, EnvironmentEndpointsFormSet
 from integrations.admin_forms import (
+    AddedRowForm,
+    AddedRowSecretsForm,
+    AdminModelForm,
     KeepSecretsForm,
+    LabelledFormSetMixin,
     WriteOnlySecretsForm,
     WriteOnlySecretsKeepForm,
     secret_status,
@@ -40,6 +45,24 @@ from integrations.models import (
     UserSession,
 )
 from integrations.services.audit import audit_record
+from integrations.services.test_user_defaults import endpoints_default_test_user_fill
+
+# The response field names of a login or token answer: the guide's by default, shown
+# folded on the environment page because most customers keep them.
+OAUTH_FIELD_NAMES = (
+    "access_token_field",
+    "token_type_field",
+    "expires_in_field",
+    "issued_at_field",
+)
+LOGIN_FIELD_NAMES = (
+    "username_field",
+    "password_field",
+    "token_field",
+    "expires_in_field",
+    "issued_at_field",
+    "identity_claim",
+)
 
 
 class AuditedAdminMixin:
@@ -93,38 +116,59 @@ class SecretStatusMixin:
 # --- inlines -----------------------------------------------------------------
 
 
-class EnvironmentInline(admin.TabularInline):
+class LabelledInlineMixin:
+    """Inline rows whose every input has an accessible name (see inputs_labelled)."""
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        return type(formset.__name__, (LabelledFormSetMixin, formset), {})
+
+
+class EnvironmentInline(LabelledInlineMixin, admin.TabularInline):
     model = Environment
+    form = AddedRowForm
     extra = 0
     show_change_link = True
     fields = ["name", "slug", "kind", "base_url", "is_enabled", "verify_tls"]
     prepopulated_fields = {"slug": ["name"]}
 
 
-class OAuthClientInline(admin.StackedInline):
+class OAuthClientInline(LabelledInlineMixin, admin.StackedInline):
     model = OAuthClient
-    form = WriteOnlySecretsForm
+    form = AddedRowSecretsForm
     extra = 0
     show_change_link = True
-    fields = ["name", "token_url", "client_id", "client_secret", "scope", "auth_style"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ("name", "token_url", "client_id", "client_secret", "scope", "auth_style")},
+        ),
+        ("Field names", {"classes": ["collapse"], "fields": OAUTH_FIELD_NAMES}),
+    ]
 
 
-class CustomerAuthInline(admin.StackedInline):
+class CustomerAuthInline(LabelledInlineMixin, admin.StackedInline):
     model = CustomerAuth
+    form = AddedRowForm
     extra = 0
     show_change_link = True
-    fields = ["name", "authenticate_url", "mode", "cookie_name", "jwks_url"]
+    fieldsets = [
+        (None, {"fields": ("name", "authenticate_url", "mode", "cookie_name", "jwks_url")}),
+        ("Field names", {"classes": ["collapse"], "fields": LOGIN_FIELD_NAMES}),
+    ]
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(LabelledInlineMixin, admin.TabularInline):
     model = ApiKey
-    form = WriteOnlySecretsForm
+    form = AddedRowSecretsForm
     extra = 0
     fields = ["name", "header_name", "value", "expires_on", "notes"]
 
 
-class EndpointInline(admin.TabularInline):
+class EndpointInline(LabelledInlineMixin, admin.TabularInline):
     model = Endpoint
+    form = EndpointForm
+    formset = EnvironmentEndpointsFormSet
     extra = 0
     show_change_link = True
     fields = [
@@ -135,15 +179,16 @@ class EndpointInline(admin.TabularInline):
         "oauth_client",
         "customer_auth",
         "api_key",
+        "identifier_location",
         "probe_enabled",
         "probe_interval_s",
     ]
     prepopulated_fields = {"slug": ["name"]}
 
 
-class TestUserInline(admin.TabularInline):
+class TestUserInline(LabelledInlineMixin, admin.TabularInline):
     model = TestUser
-    form = WriteOnlySecretsForm
+    form = AddedRowSecretsForm
     extra = 0
     fields = ["label", "username", "password", "is_active"]
 
@@ -153,6 +198,7 @@ class TestUserInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(DestinationAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    form = AdminModelForm
     list_display = ["name", "slug", "is_active", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
@@ -206,6 +252,11 @@ class CustomerAuthAdmin(DestinationAdminMixin, AuditedAdminMixin, admin.ModelAdm
     list_select_related = ["environment__customer"]
     inlines = [TestUserInline]
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Endpoints saved before their customer auth had its (only) test user get it now.
+        endpoints_default_test_user_fill(customer_auth=form.instance)
+
 
 @admin.register(TestUser)
 class TestUserAdmin(
@@ -230,6 +281,10 @@ class TestUserAdmin(
     list_select_related = ["customer_auth__environment__customer", "session"]
     search_fields = ["label", "username"]
 
+    def save_model(self, request: HttpRequest, obj: Any, form: BaseModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        endpoints_default_test_user_fill(customer_auth=obj.customer_auth)
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
@@ -240,6 +295,7 @@ class ApiKeyAdmin(DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, a
 
 @admin.register(Endpoint)
 class EndpointAdmin(EndpointTestCallMixin, AuditedAdminMixin, admin.ModelAdmin):
+    form = EndpointForm
     list_display = ["name", "method", "path", "environment", "probe_enabled", "probe_interval_s"]
     list_filter = ["probe_enabled", "method", "environment__customer"]
     list_select_related = ["environment__customer"]
@@ -274,10 +330,17 @@ class EndpointAdmin(EndpointTestCallMixin, AuditedAdminMixin, admin.ModelAdmin):
                     "assertions",
                     "probe_enabled",
                     "probe_interval_s",
+                    "retry_interval_s",
+                    "failure_threshold",
+                    "success_threshold",
                 ]
             },
         ),
     ]
+
+    class Media:
+        # Shows only the identifier fields of the chosen location (help texts say it without JS).
+        js = ["portal/admin_identifier.js"]
 
 
 class CachedTokenAdmin(admin.ModelAdmin):

@@ -1,21 +1,30 @@
-"""Admin forms whose secret inputs are write-only.
+"""Admin forms: write-only secrets, errors that land where the page shows them, added rows kept.
 
 A secret field renders empty, shows only whether a value is set and its short
-fingerprint, and a blank submission keeps the stored value.
+fingerprint, and a blank submission keeps the stored value. A value typed into a form
+that fails validation comes back sealed (encrypted), never in plain text.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from integrations import crypto
 from integrations.crypto import SecretDecryptionError
 from integrations.fields import EncryptedSecretField, validate_secret_length
 
 # Secrets without which the credential cannot work: required when nothing is stored yet.
 REQUIRED_SECRETS = {"client_secret", "password", "value"}
+SEALED_SUFFIX = "__sealed"
+SEAL_PURPOSE = "portal-admin-form-seal"
+SEAL_MAX_AGE_S = 3600
 
 
 def secret_status(secret: Any) -> str:
@@ -32,7 +41,132 @@ def secret_field_names(model: type[models.Model]) -> list[str]:
     return [f.name for f in model._meta.fields if isinstance(f, EncryptedSecretField)]
 
 
-class WriteOnlySecretsForm(forms.ModelForm):
+def secret_seal(*, name: str, value: str) -> str:
+    """``value`` encrypted for one form round trip of field ``name``.
+
+    The purpose, field name and time are sealed with it, so a stored secret's ciphertext
+    (same keys) is never accepted as a seal, nor a seal of one field for another.
+    """
+    return crypto.encrypt(f"{SEAL_PURPOSE}:{name}:{int(time.time())}:{value}")
+
+
+def secret_unseal(*, name: str, sealed: str) -> str | None:
+    """The value sealed for field ``name``; None when it is not such a seal, or too old."""
+    try:
+        purpose, sealed_for, at, value = crypto.decrypt(sealed).split(":", 3)
+    except (SecretDecryptionError, ValueError):
+        return None
+    fresh = at.isdigit() and time.time() - int(at) <= SEAL_MAX_AGE_S
+    return value if purpose == SEAL_PURPOSE and sealed_for == name and fresh else None
+
+
+class SealedPasswordInput(forms.PasswordInput):
+    """A password input whose typed value survives a failed validation, encrypted.
+
+    The page re-rendered with errors carries the value only as a sealed hidden input
+    next to the (empty) password input; the next submit unseals it when the password
+    input is left blank.
+    """
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, render_value=False)
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        html = super().render(name, value, attrs, renderer)
+        if not isinstance(value, str) or not value:
+            return html
+        sealed = secret_seal(name=name, value=value)
+        hidden = format_html(
+            '<input type="hidden" name="{}" value="{}">', name + SEALED_SUFFIX, sealed
+        )
+        note = format_html(
+            '<div class="help">{}</div>',
+            "Kept from your last submit, encrypted; type a new value to replace it.",
+        )
+        return format_html("{}{}{}", html, hidden, note)
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        typed = super().value_from_datadict(data, files, name)
+        sealed = data.get(name + SEALED_SUFFIX)
+        if typed or not sealed:
+            return typed
+        return secret_unseal(name=name, sealed=sealed) or ""
+
+
+def inputs_labelled(form: forms.BaseForm) -> None:
+    """Give every input its field's label as its accessible name (aria-label).
+
+    A tabular inline shows labels only as column headings, which assistive technology does
+    not tie to the inputs; the admin's related-object wrapper hides the real widget inside.
+    """
+    for name, field in form.fields.items():
+        widget: forms.Widget = getattr(field.widget, "widget", None) or field.widget
+        label = str(field.label or name.replace("_", " ").capitalize())
+        widget.attrs.setdefault("aria-label", label)
+
+
+class LabelledFormSetMixin:
+    """A formset whose rows' inputs, the DELETE box included, all carry their labels."""
+
+    def add_fields(self, form: forms.BaseForm, index: int | None) -> None:
+        super().add_fields(form, index)  # type: ignore[misc]
+        inputs_labelled(form)
+
+
+class AdminModelForm(forms.ModelForm):
+    """Base of the admin's model forms: every model clean() error is shown.
+
+    A model's clean() may name a field this form does not show (an inline shows a few):
+    Django then raises ValueError, a server error that loses what was typed. Such an
+    error becomes a non-field error that names the field instead.
+
+    Every input also carries its label as its accessible name: a tabular inline shows the
+    labels only as column headings, which a screen reader does not tie to the inputs.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        inputs_labelled(self)
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        if hasattr(errors, "error_dict"):
+            errors = ValidationError(self._errors_shown(errors.error_dict))
+        super()._update_errors(errors)  # type: ignore[misc]  # private in django-stubs
+
+    def _errors_shown(self, error_dict: dict[str, list[ValidationError]]) -> dict[str, Any]:
+        shown: dict[str, list[Any]] = {}
+        for field, errors in error_dict.items():
+            if field == NON_FIELD_ERRORS or field in self.fields:
+                shown.setdefault(field, []).extend(errors)
+                continue
+            label = self._field_label(field)
+            named = [f"{label}: {message}" for error in errors for message in error.messages]
+            shown.setdefault(NON_FIELD_ERRORS, []).extend(named)
+        return shown
+
+    def _field_label(self, name: str) -> str:
+        try:
+            verbose = str(self._meta.model._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:
+            verbose = name.replace("_", " ")
+        return verbose[:1].upper() + verbose[1:]
+
+
+class AddedRowForm(AdminModelForm):
+    """An inline row the user added is saved even when left at its pre-filled defaults.
+
+    Django skips an extra form that has not changed from its initial values, and the
+    page still says "changed successfully". The inlines show no blank extra rows
+    (extra = 0), so every new row on the page is one the user added.
+    """
+
+    def has_changed(self) -> bool:
+        return self.instance._state.adding or super().has_changed()
+
+
+class WriteOnlySecretsForm(AdminModelForm):
     """Base ModelForm: every EncryptedSecretField becomes a write-only password input."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -42,12 +176,13 @@ class WriteOnlySecretsForm(forms.ModelForm):
                 continue
             stored = getattr(self.instance, name, None) if self.instance.pk else None
             self.initial[name] = ""  # never hand the stored value to the widget
+            label = self.fields[name].label
             self.fields[name] = forms.CharField(
                 required=False,
                 strip=False,
                 validators=[validate_secret_length],
-                label=self.fields[name].label,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                label=label,
+                widget=SealedPasswordInput(attrs={"autocomplete": "off", "aria-label": label}),
                 help_text=f"Currently {secret_status(stored)}. "
                 + ("Leave blank to keep it." if stored else "Write-only: never shown again."),
             )
@@ -64,10 +199,14 @@ class WriteOnlySecretsForm(forms.ModelForm):
         return cleaned
 
 
+class AddedRowSecretsForm(AddedRowForm, WriteOnlySecretsForm):
+    """Write-only secrets in an inline row that is saved once added (OAuth clients, API keys)."""
+
+
 KEEP_SECRETS = "keep_secrets"
 
 
-class KeepSecretsForm(forms.ModelForm):
+class KeepSecretsForm(AdminModelForm):
     """A ModelForm with the admin's "keep the stored secrets" confirmation.
 
     See services.destinations: a save that moves where secrets go clears them unless

@@ -5,6 +5,8 @@ Secret values are ``EncryptedSecretField``s; see integrations/secrets.py.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -79,6 +81,11 @@ class OAuthClient(SaveRulesModel):
 
     def __str__(self) -> str:
         return f"{self.client_id} @ {self.environment}"
+
+    @property
+    def settings_changed_at(self) -> datetime | None:
+        """When what the token fetch sends last changed (a failure before it is not repeated)."""
+        return self.updated_at
 
     def clean(self) -> None:
         if errors := url_field_errors(self, "token_url"):
@@ -159,7 +166,11 @@ class TestUser(models.Model):
     customer_auth = models.ForeignKey(
         CustomerAuth, on_delete=models.CASCADE, related_name="test_users"
     )
-    label = models.CharField(max_length=100)
+    label = models.CharField(
+        max_length=100,
+        help_text="A name for this login, unique within its customer auth, e.g. 'UAT user 1'. "
+        "Shown in test calls and readiness reports; never sent to the customer.",
+    )
     username = models.CharField(max_length=200)
     password = EncryptedSecretField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
@@ -176,6 +187,14 @@ class TestUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} @ {self.customer_auth.environment}"
+
+    @property
+    def settings_changed_at(self) -> datetime | None:
+        """When what this login sends or expects last changed: the test user's own edits
+        and its customer auth's (a mode, URL or field name fixed there is tried at once,
+        by the same test user, instead of waiting out the failure's cool-down)."""
+        changes = [self.updated_at, self.customer_auth.updated_at]
+        return max((at for at in changes if at is not None), default=None)
 
 
 class ApiKey(SaveRulesModel):

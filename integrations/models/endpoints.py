@@ -25,6 +25,11 @@ from integrations.validators import (
 )
 
 
+def guide_headers() -> dict[str, str]:
+    """A new endpoint's headers: the guide's business calls send a JSON body."""
+    return {"content-type": "application/json"}
+
+
 class Endpoint(SaveRulesModel):
     """One business API of a customer (guide: POST /account/getprofile).
 
@@ -42,11 +47,17 @@ class Endpoint(SaveRulesModel):
         help_text="Path template on the environment's base URL, e.g. /orders/{order_id}",
     )
     headers_template = models.JSONField(
-        default=dict,
+        default=guide_headers,
         blank=True,
-        help_text='Extra headers, e.g. {"content-type": "application/json"}',
+        help_text='Extra headers. The guide\'s calls send {"content-type": "application/json"}.',
     )
-    body_template = models.JSONField(null=True, blank=True, help_text="JSON body template.")
+    body_template = models.JSONField(
+        default=dict,
+        null=True,
+        blank=True,
+        help_text="JSON body template. Empty ({}) by default, as the guide's calls send; "
+        "clear it (null) to send no body.",
+    )
     sample_variables = models.JSONField(
         default=dict,
         blank=True,
@@ -78,20 +89,24 @@ class Endpoint(SaveRulesModel):
         help_text="Where the customer identifier goes: a header, a JSON body field or a cookie.",
     )
     identifier_header = models.CharField(
-        max_length=100, default="customer-auth", help_text="Header location: the header's name."
+        max_length=100,
+        default="customer-auth",
+        help_text="HTTP header location only: the header's name (not kept for other locations).",
     )
     identifier_format = models.CharField(
         max_length=200,
         default="JWT {token}",
         help_text="What is sent as the identifier, in a header, body field or cookie: {token} is "
         "the JWT (or the session cookie's value), {claims.sub} or {claims.customer.id} a claim "
-        "of the JWT. The default JWT {token} sends the bare token in a body field or cookie.",
+        "of the JWT. Not used when the identifier is not sent. The guide's JWT {token} is a "
+        "header format: in a body field or cookie it is saved as the bare {token}.",
     )
     identifier_body_field = models.CharField(
         max_length=100,
         default="customer_auth",
         blank=True,
-        help_text="Body location: the JSON body field that carries the identifier.",
+        help_text="JSON body field location only: the body field that carries the identifier "
+        "(not kept for other locations).",
     )
     follow_redirects = models.BooleanField(default=False)
     timeout_ms = models.PositiveIntegerField(

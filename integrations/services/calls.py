@@ -178,7 +178,9 @@ def _pick_user(endpoint: Endpoint, test_user: TestUser | None) -> TestUser | Non
     user = test_user or endpoint.default_test_user
     if user is None:
         raise ConfigurationError(
-            f"Endpoint {endpoint.name} sends a customer identifier: pick a test user."
+            f"Endpoint {endpoint.name} logs in with customer auth {endpoint.customer_auth.name} "
+            "but has no test user: set Default test user on the endpoint's admin page "
+            "(Credentials section), or pick a test user for this test call."
         )
     if user.customer_auth_id != endpoint.customer_auth_id:
         raise ConfigurationError(f"Test user {user.label} belongs to another customer auth.")

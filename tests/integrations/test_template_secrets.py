@@ -101,7 +101,7 @@ def test_the_admin_refuses_a_literal_credential_header(admin_client: Client) -> 
     assert response.status_code == 200
     assert "Header X-Static-Token looks like a credential" in response.content.decode()
     endpoint.refresh_from_db()
-    assert endpoint.headers_template == {}
+    assert endpoint.headers_template == {"content-type": "application/json"}  # kept as it was
 
 
 # --- rows saved before the rule ----------------------------------------------------

@@ -95,8 +95,10 @@ def _serve(
 ) -> IssuedToken:
     started = time.monotonic()
     label = str(credential)
-    # updated_at in the key: editing the credential starts from the database again.
-    memo_key = (model._meta.label, credential.pk, credential.updated_at)
+    # The last edit in the key: editing the credential (or a test user's customer auth)
+    # starts from the database again.
+    changed_at = credential.settings_changed_at
+    memo_key = (model._meta.label, credential.pk, changed_at)
 
     def step(outcome: str, **extra: Any) -> AuthStep:
         elapsed = round((time.monotonic() - started) * 1000, 2)
@@ -123,7 +125,7 @@ def _serve(
         answer, memo = _serve_from_database(
             model=model,
             key=key,
-            changed_at=credential.updated_at,
+            changed_at=changed_at,
             step=step,
             fetch=fetch,
             rejected=rejected,

@@ -106,5 +106,5 @@ def recent_failure(row: CachedToken | None, *, changed_at: datetime | None) -> F
 def failure_next_attempt_at(*, row: CachedToken | None) -> datetime | None:
     """When the failing credential of this row is tried again; None when it is not cooling."""
     credential = getattr(row, "oauth_client", None) or getattr(row, "test_user", None)
-    failure = recent_failure(row, changed_at=getattr(credential, "updated_at", None))
+    failure = recent_failure(row, changed_at=getattr(credential, "settings_changed_at", None))
     return failure.next_attempt_at if failure else None
