@@ -12,7 +12,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from integrations.forms import TestCallForm
-from integrations.models import Endpoint, TestCall
+from integrations.json_limits import json_loads_bounded
+from integrations.models import Endpoint, TestCall, TestUser
+from integrations.services.call_variables import call_variables_merge
+from integrations.services.calls import endpoint_secrets
+from integrations.services.curl import curl_script, curl_unset_variables
+from integrations.services.templates import template_secrets
+from integrations.services.test_call_trace import TraceStep, test_call_trace
 from integrations.services.test_calls import test_call_run
 
 
@@ -54,6 +60,8 @@ class EndpointTestCallMixin:
             "form": form,
             "opts": Endpoint._meta,
             "recent": endpoint.test_calls.all()[:10],
+            "curl": (curl := _curl_preview(endpoint, form)),
+            "curl_unset": curl_unset_variables(curl),
         }
         return TemplateResponse(request, "admin/integrations/endpoint/test_call.html", context)
 
@@ -91,10 +99,56 @@ class TestCallAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         call = get_object_or_404(TestCall.objects.select_related("endpoint"), pk=object_id)
         pretty = {
-            "request_json": json.dumps(call.request, indent=2),
-            "response_json": json.dumps(call.response, indent=2),
+            "trace": [_shown(step) for step in test_call_trace(call=call)],
+            "curl_unset": curl_unset_variables(call.curl),
             "call": call,
         }
         return super().change_view(
             request, object_id, form_url, {**(extra_context or {}), **pretty}
         )
+
+
+def _curl_preview(endpoint: Endpoint, form: TestCallForm) -> str:
+    """'Copy as curl' before any call, from the samples and what the form was given."""
+    picked = form.cleaned_data.get("test_user") if hasattr(form, "cleaned_data") else None
+    user: TestUser | None = picked or endpoint.default_test_user
+    values = call_variables_merge(endpoint=endpoint, given=form.given_variables)
+    secrets = endpoint_secrets(endpoint=endpoint, test_user=user)
+    secrets += template_secrets(headers={}, body=None, variables=values)
+    return curl_script(endpoint=endpoint, test_user=user, variables=values, secrets=secrets)
+
+
+def _shown(step: TraceStep) -> dict[str, Any]:
+    """A trace step with its request and response as they read on the wire."""
+    return {
+        "step": step,
+        "request_text": _request_text(step.request) if step.request else "",
+        "response_text": _response_text(step.response) if step.response else "",
+    }
+
+
+def _request_text(request: dict[str, Any]) -> str:
+    head = f"{request.get('method', '')} {request.get('url', '')}"
+    return _message(head, request.get("headers"), request.get("body"))
+
+
+def _response_text(response: dict[str, Any]) -> str:
+    head = f"HTTP {response.get('status')} {response.get('reason', '')}".rstrip()
+    return _message(head, response.get("headers"), response.get("body"))
+
+
+def _message(head: str, headers: Any, body: Any) -> str:
+    pairs = headers.items() if isinstance(headers, dict) else headers or []
+    lines = [head, *(f"{name}: {value}" for name, value in pairs)]
+    return "\n".join(lines) + "\n\n" + _pretty(body)
+
+
+def _pretty(body: Any) -> str:
+    """A JSON body indented for reading; anything else as it was stored."""
+    if not isinstance(body, str):
+        return "" if body is None else json.dumps(body, indent=2)
+    try:
+        # Bounded: a customer's deeply nested answer is shown as it came, not a RecursionError.
+        return json.dumps(json_loads_bounded(body), indent=2, ensure_ascii=False)
+    except ValueError:  # JsonTooDeep is one
+        return body

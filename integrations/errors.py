@@ -69,3 +69,5 @@ class TokenResponseError(PortalError):
     def __init__(self, message: str, *, code: str, field: str = "") -> None:
         super().__init__(message, code=code)
         self.field = field
+        # The answer it was read from, set by the fetch: a test call shows it (redacted).
+        self.exchange: Any = None

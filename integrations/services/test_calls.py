@@ -39,7 +39,9 @@ def test_call_run(
         test_user=test_user or endpoint.default_test_user,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_label=actor.get_username() if getattr(actor, "is_authenticated", False) else "system",
-        **test_call_record(endpoint=endpoint, test_user=test_user, result=result),
+        **test_call_record(
+            endpoint=endpoint, test_user=test_user, result=result, variables=variables
+        ),
     )
     audit_record(
         action=AuditAction.TEST_CALL,
@@ -59,16 +61,19 @@ def test_call_run(
 
 
 def test_call_record(
-    *, endpoint: Endpoint, test_user: TestUser | None, result: CallResult
+    *,
+    endpoint: Endpoint,
+    test_user: TestUser | None,
+    result: CallResult,
+    variables: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The redacted fields of a TestCall row for one call result."""
     secrets = secret_matcher(result.secrets)  # every spelling compiled once for the record
     exchange = result.exchange.redacted(secrets=secrets) if result.exchange else {}
     user = test_user or endpoint.default_test_user
-    curl = (
-        curl_script(endpoint=endpoint, test_user=user, request=result.request, secrets=secrets)
-        if result.request
-        else ""
+    # Built from the configuration, so a call stopped by an auth step has one too.
+    curl = curl_script(
+        endpoint=endpoint, test_user=user, variables=variables or {}, secrets=secrets
     )
     return {
         "ok": result.ok,
@@ -77,7 +82,7 @@ def test_call_record(
         "error_message": redact_text(result.error_message, secrets=secrets),
         "duration_ms": result.duration_ms,
         "request": _truncated(exchange.get("request", {})),
-        "response": _response_record(exchange),
+        "response": _response_record(exchange, retried=result.retried_after_401),
         "auth_steps": [_step_record(step, secrets) for step in result.steps],
         "curl": curl,
     }
@@ -88,7 +93,7 @@ test_call_run.__test__ = False  # type: ignore[attr-defined]
 test_call_record.__test__ = False  # type: ignore[attr-defined]
 
 
-def _response_record(exchange: dict[str, Any]) -> dict[str, Any]:
+def _response_record(exchange: dict[str, Any], *, retried: bool = False) -> dict[str, Any]:
     """Whatever arrived: the answer (status None when none did), hops followed, timings.
 
     A call that failed on the wire still went out, so its record is as full as it can be:
@@ -98,7 +103,8 @@ def _response_record(exchange: dict[str, Any]) -> dict[str, Any]:
         return {}  # nothing was sent (an auth step or the configuration failed first)
     arrived = exchange.get("response") or {"status": None}
     timings = {key: exchange.get(key) for key in ("elapsed_ms", "ttfb_ms", "peer_ip")}
-    return _truncated(arrived) | _redirects(exchange) | timings
+    again = {"retried_after_401": True} if retried else {}  # the answer shown is the retry's
+    return _truncated(arrived) | _redirects(exchange) | timings | again
 
 
 def _redirects(exchange: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
@@ -90,6 +92,17 @@ def _json_payload(exchange: Exchange, *, what: str, body_optional: bool = False)
     return payload
 
 
+@contextmanager
+def _answer_kept(exchange: Exchange) -> Iterator[None]:
+    """An answer the portal cannot use still went over the wire: its error keeps it, so
+    a test call shows what the customer said (redacted), not just that it was wrong."""
+    try:
+        yield
+    except TokenResponseError as error:
+        error.exchange = error.exchange or exchange
+        raise
+
+
 def oauth_token_fetch(*, oauth_client: OAuthClient) -> Fetched:
     """Client credentials grant, as the guide shows or as RFC 6749 servers expect."""
     if oauth_client.client_secret is None:
@@ -99,6 +112,11 @@ def oauth_token_fetch(*, oauth_client: OAuthClient) -> Fetched:
     exchange = environment_post_form(
         environment=oauth_client.environment, url=url, fields=fields, headers=headers
     )
+    with _answer_kept(exchange):
+        return _oauth_token_read(oauth_client, exchange, sent_at)
+
+
+def _oauth_token_read(oauth_client: OAuthClient, exchange: Exchange, sent_at: datetime) -> Fetched:
     payload = _json_payload(exchange, what="token endpoint")
     token = require_string_field(payload, oauth_client.access_token_field)
     token_type = str(payload.get(oauth_client.token_type_field) or "Bearer")
@@ -134,6 +152,11 @@ def user_session_fetch(*, test_user: TestUser) -> Fetched:
         url=auth.environment.absolute_url(auth.authenticate_url),
         fields=fields,
     )
+    with _answer_kept(exchange):
+        return _user_session_read(auth, exchange, sent_at)
+
+
+def _user_session_read(auth: CustomerAuth, exchange: Exchange, sent_at: datetime) -> Fetched:
     cookie_mode = auth.mode == CustomerAuthMode.COOKIE
     payload = _json_payload(
         exchange, what="customer authentication endpoint", body_optional=cookie_mode

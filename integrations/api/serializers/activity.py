@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations import clock
@@ -15,6 +16,11 @@ from integrations.models import (
     TestCall,
     TestUser,
 )
+from integrations.services.call_variables import (
+    call_variables_missing,
+    missing_variables_message,
+)
+from integrations.services.test_call_trace import test_call_trace_data
 from integrations.validators import call_variables_problems
 
 
@@ -47,11 +53,46 @@ class TestCallRunSerializer(serializers.Serializer):
             raise serializers.ValidationError(problems)
         return variables
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Here, not in validate_variables: a request without "variables" is checked too.
+        endpoint = self.context["endpoint"]
+        if missing := call_variables_missing(endpoint=endpoint, given=attrs.get("variables", {})):
+            raise serializers.ValidationError({"variables": [missing_variables_message(missing)]})
+        return attrs
+
+
+class TraceStepSerializer(serializers.Serializer):
+    """One step of a test call's trace (for the schema; the data is built by a service)."""
+
+    number = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["oauth_token", "customer_auth", "business_call"])
+    title = serializers.CharField()
+    credential = serializers.CharField()
+    outcome = serializers.CharField(
+        help_text="fetched, cache_hit, refreshed_after_401, stale, failed; for the business "
+        "call ok, failed or not_sent."
+    )
+    sent = serializers.BooleanField(help_text="Whether this step sent a request.")
+    summary = serializers.CharField(help_text="What happened, e.g. 'Not sent: step 1 failed.'")
+    duration_ms = serializers.FloatField(allow_null=True)
+    request = serializers.DictField(allow_null=True, help_text="As sent, redacted.")
+    response = serializers.DictField(
+        allow_null=True, help_text="As received, redacted, with timings; null when none arrived."
+    )
+    redirects = serializers.ListField(child=serializers.DictField())
+    error_code = serializers.CharField()
+    error_message = serializers.CharField()
+
 
 class TestCallSerializer(serializers.ModelSerializer):
     """A stored test call: redacted request, response, auth steps and the curl export."""
 
     __test__ = False
+
+    trace = serializers.SerializerMethodField(
+        help_text="The auth steps and the business call in order, each with its redacted "
+        "request and response; the business call says which step stopped it."
+    )
 
     class Meta:
         model = TestCall
@@ -69,6 +110,7 @@ class TestCallSerializer(serializers.ModelSerializer):
             "request",
             "response",
             "auth_steps",
+            "trace",
             "curl",
         ]
         read_only_fields = fields
@@ -84,6 +126,10 @@ class TestCallSerializer(serializers.ModelSerializer):
                 "and timings; status is null when the call failed before an answer."
             },
         }
+
+    @extend_schema_field(TraceStepSerializer(many=True))
+    def get_trace(self, call: TestCall) -> list[dict[str, Any]]:
+        return test_call_trace_data(call=call)
 
 
 class ProbeResultSerializer(serializers.ModelSerializer):
