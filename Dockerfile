@@ -1,10 +1,13 @@
 # The portal image: web (gunicorn), Celery worker and beat all run from it.
 FROM python:3.11-slim
 
+# DEBUG=false: the image is always a deployment, so without keys it fails fast instead of
+# falling back to the embedded defaults.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DEBUG=false
 
 WORKDIR /app
 RUN useradd --system --create-home --uid 10001 --user-group portal

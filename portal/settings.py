@@ -62,7 +62,12 @@ def generated_secret(path: Path, make: Callable[[], str]) -> str:
     return value
 
 
-DEBUG = envbool("DEBUG")
+# With nothing configured (no DEBUG, DATABASE_URL or key set) the portal is on its embedded
+# defaults, as under `make run`: DEBUG on, SQLite and keys in var/. So `manage.py <command>`
+# on a fresh clone works; any deployment sets at least one of these and so fails fast below.
+DEPLOYMENT_VARIABLES = ("DEBUG", "DATABASE_URL", "SECRET_KEY", "PORTAL_ENCRYPTION_KEYS")
+EMBEDDED_DEFAULTS = not any(env(name) for name in DEPLOYMENT_VARIABLES)
+DEBUG = envbool("DEBUG", "true" if EMBEDDED_DEFAULTS else "false")
 VAR_DIR = Path(env("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
 SECRET_KEY = env("SECRET_KEY")
@@ -75,12 +80,17 @@ if DEBUG:
     ENCRYPTION_KEYS = ENCRYPTION_KEYS or [
         generated_secret(VAR_DIR / "encryption_key", lambda: Fernet.generate_key().decode())
     ]
+# How to get back to the embedded defaults, for whoever runs manage.py by hand.
+_EMBEDDED_HINT = (
+    "; on a developer machine set DEBUG=true (or unset DEBUG, DATABASE_URL, SECRET_KEY and "
+    "PORTAL_ENCRYPTION_KEYS) for the embedded defaults, with keys generated into var/"
+)
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
+    raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off" + _EMBEDDED_HINT)
 if not ENCRYPTION_KEYS:
     raise ImproperlyConfigured(
         "PORTAL_ENCRYPTION_KEYS is required when DEBUG is off "
-        "(comma-separated Fernet keys; the first one encrypts)"
+        "(comma-separated Fernet keys; the first one encrypts)" + _EMBEDDED_HINT
     )
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")

@@ -15,8 +15,16 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,6 +39,8 @@ from integrations.outbound import OutboundError
 from integrations.outbound.errors import UpstreamTimeout, classify_error
 
 logger = logging.getLogger(__name__)
+
+SERVER_ERROR_MESSAGE = "The portal failed to handle this request; it has been logged."
 
 
 class ErrorBodySerializer(serializers.Serializer):
@@ -88,7 +98,7 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
         return request_too_large()
     logger.exception("unhandled API error")
     return PortalApiError(
-        "The portal failed to handle this request; it has been logged.",
+        SERVER_ERROR_MESSAGE,
         code="server_error",
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
@@ -201,6 +211,46 @@ def _first(messages: Any) -> str:
 def api_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 404 handler: the error shape for /api/ paths, the plain page elsewhere."""
     if request.path.startswith("/api/"):
-        body = {"code": "not_found", "message": "No such API route.", "details": {}}
-        return JsonResponse({"error": body}, status=status.HTTP_404_NOT_FOUND)
+        return _no_such_route(request, slashed=None)
     return page_not_found(request, exception)
+
+
+def api_server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler (a failure outside DRF's views): the error shape under /api/."""
+    if request.path.startswith("/api/"):
+        body = {"code": "server_error", "message": SERVER_ERROR_MESSAGE, "details": {}}
+        return JsonResponse({"error": body}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return server_error(request)
+
+
+# Nothing to protect, and an API client's POST carries no CSRF token: it must get the 404.
+@csrf_exempt
+def api_route_not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
+    """The last route under /api/: no other matched. A route, not only the 404 handler,
+    because with DEBUG on Django answers an unmatched path with its HTML debug page."""
+    slashed = _slashed_route(request)
+    if slashed is not None and request.method in ("GET", "HEAD"):
+        # What CommonMiddleware's APPEND_SLASH did before this route caught everything.
+        return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return _no_such_route(request, slashed=slashed)
+
+
+def _slashed_route(request: HttpRequest) -> str | None:
+    """The path with a trailing slash, when that is a real API route."""
+    if request.path_info.endswith("/"):
+        return None
+    try:
+        match = resolve(request.path_info + "/")
+    except Resolver404:
+        return None
+    return None if match.url_name == "api-not-found" else request.path + "/"
+
+
+def _no_such_route(request: HttpRequest, *, slashed: str | None) -> JsonResponse:
+    message = f"No such API route: {request.method} {request.path[:200]}."
+    details: dict[str, Any] = {}
+    if slashed is not None:
+        message += f" API paths end with a slash: {slashed}"
+        details["did_you_mean"] = slashed
+    body = {"code": "not_found", "message": message, "details": details}
+    return JsonResponse({"error": body}, status=status.HTTP_404_NOT_FOUND)

@@ -4,6 +4,11 @@ prometheus_client's generate_latest validates and escapes every label name of ev
 sample with regular expressions; at 5,000 endpoints (about 100,000 samples) that took
 seconds per scrape. Here each endpoint's label set is escaped once and reused for all
 its lines, which keeps a scrape to tens of milliseconds of formatting.
+
+Counters follow the 0.0.4 format as prometheus_client writes it: the HELP and TYPE lines
+name the sample, ``x_total``. prometheus_client's parser reads that as the OpenMetrics
+family ``x`` with its ``x_total`` samples; a TYPE line naming ``x`` instead would leave
+the ``x_total`` samples untyped, in a family of their own.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class MetricFamily:
     type: str
     help: str
     lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.type == "counter" and not self.name.endswith("_total"):
+            raise ValueError(f"counter {self.name!r} must be named ..._total")
 
     def add(self, labels: str, value: float) -> None:
         self.lines.append(

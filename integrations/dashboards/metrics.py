@@ -1,21 +1,28 @@
 """Prometheus metrics at /metrics, computed from the database on every scrape.
 
-A collector builds metric families from a few SQL aggregates per scrape and keeps
-nothing between scrapes (no process-global registry), so every web worker reports the
-same database truth.
+A collector builds metric families from a few SQL queries per scrape and keeps nothing
+between scrapes (no process-global registry), so every web worker reports the same
+database truth.
 
-Latency and probe counts cover the rollup window: the current hour and the 23 hours
-before it, summed from hourly rollups. They are window totals, not monotonic counters:
-read them directly (histogram_quantile on the buckets, ratios of the counts); rate()
-and increase() do not apply.
+Gauges say how things are now: endpoint up, endpoints per state, monitoring gaps, token
+expiry and refresh failures in a row. Everything counted is a counter or a histogram
+read from ProbeCounter rows, which only ever grow (they are incremented in the
+transaction that records the probes, and neither pruning nor rollup repairs touch
+them): ``portal_probes_total{outcome}``, ``portal_probe_slots_missed_total``,
+``portal_probe_schedule_lag_seconds_total`` and the ``portal_probe_latency_seconds``
+histogram. So rate(), increase() and histogram_quantile() over rate() of the buckets
+give right answers over any range, whichever web worker answered each scrape.
+
+Every probed endpoint gets all its series from its first scrape, at 0 until counted,
+so the first failure of a kind is an increase and not a new series. Labels are bounded:
+customer, environment and endpoint slugs, one of 13 outcomes, 12 latency buckets.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Avg, Count, Max
 from django.http import HttpRequest, HttpResponse
 
 from integrations import clock
@@ -27,14 +34,21 @@ from integrations.dashboards.exposition import (
     exposition,
     labels_text,
 )
-from integrations.models import AccessToken, Endpoint, EndpointHealth, ProbeResult, UserSession
+from integrations.models import AccessToken, Endpoint, EndpointHealth, ProbeCounter, UserSession
 from integrations.models.health import BUCKET_FIELDS, FAILURE_FIELDS, LATENCY_BUCKETS_MS
-from integrations.selectors import UP_STATES, rollup_totals, rollup_window_start
+from integrations.selectors import UP_STATES
 
-LAG_WINDOW = timedelta(minutes=5)
 BUCKET_BOUNDS_S = [str(ms / 1000) for ms in LATENCY_BUCKETS_MS] + ["+Inf"]
 OUTCOME_FIELDS = {"ok": "successes", **FAILURE_FIELDS}
-WINDOW = "the current hour and the 23 before it, from hourly rollups"
+COUNTER_FIELDS = [
+    *OUTCOME_FIELDS.values(),
+    "missed",
+    "latency_sum_ms",
+    "lag_sum_ms",
+    *BUCKET_FIELDS,
+]
+# An endpoint not probed yet has no counter row: all of its counters are 0.
+NO_COUNTS = dict.fromkeys(COUNTER_FIELDS, 0)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
@@ -52,8 +66,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 
 class PortalCollector:
-    """Endpoint health, monitoring gaps, latency, probe outcomes and missed slots, token
-    expiry and schedule lag: 7 queries."""
+    """Endpoint health, monitoring gaps, probe counters and latency, token expiry and
+    refresh failures: 5 queries."""
 
     def __init__(self, *, now: datetime) -> None:
         self.now = now
@@ -71,12 +85,7 @@ class PortalCollector:
             (pk, labels_text(customer=c, environment=e, endpoint=s), state)
             for pk, c, e, s, state in rows
         ]
-        return [
-            *self._health(endpoints),
-            *self._rollups(endpoints),
-            *self._tokens(),
-            *self._lag(),
-        ]
+        return [*self._health(endpoints), *self._counters(endpoints), *self._tokens()]
 
     def _health(self, endpoints: list[tuple[int, str, str | None]]) -> list[MetricFamily]:
         up = MetricFamily(
@@ -107,36 +116,44 @@ class PortalCollector:
             gap.add(labels, 1 if pk in gaps else 0)
         return [up, by_state, gap]
 
-    def _rollups(self, endpoints: list[tuple[int, str, str | None]]) -> list[MetricFamily]:
-        totals = rollup_totals(
-            group_by="endpoint_id",
-            since=rollup_window_start(self.now),
-            fields=[*BUCKET_FIELDS, "latency_sum_ms", *OUTCOME_FIELDS.values(), "missed"],
-        )
-        latency = MetricFamily(
-            "portal_probe_latency_seconds", "histogram", f"Probe latency over {WINDOW}."
-        )
+    def _counters(self, endpoints: list[tuple[int, str, str | None]]) -> list[MetricFamily]:
+        rows = {
+            row["endpoint_id"]: row
+            for row in ProbeCounter.objects.filter(endpoint__probe_enabled=True).values(
+                "endpoint_id", *COUNTER_FIELDS
+            )
+        }
         probes = MetricFamily(
-            "portal_probes",
-            "gauge",
-            f"Probes over {WINDOW}, by outcome: ok or the error class. A window total: "
-            "read it directly, do not rate() it.",
+            "portal_probes_total",
+            "counter",
+            "Probes run, by outcome: ok or the error class of the failure.",
         )
         missed = MetricFamily(
-            "portal_probe_slots_missed",
-            "gauge",
-            f"Due probe slots never probed (worker lost, broker down, overdue) over {WINDOW}.",
+            "portal_probe_slots_missed_total",
+            "counter",
+            "Due probe slots never probed (worker lost, broker down, overdue); not in "
+            "portal_probes_total.",
+        )
+        lag = MetricFamily(
+            "portal_probe_schedule_lag_seconds_total",
+            "counter",
+            "Probe start minus its due time, summed over the probes run; divide its rate by "
+            "the rate of portal_probes_total for the mean lag.",
+        )
+        latency = MetricFamily(
+            "portal_probe_latency_seconds",
+            "histogram",
+            "Latency of each probe's business call; a probe that failed before sending it "
+            "(at a token step, in DNS) has none.",
         )
         for pk, labels, _ in endpoints:
-            row = totals.get(pk)
-            if row is None:
-                continue
-            latency.add_histogram(labels, _cumulative(row), row["latency_sum_ms"] / 1000)
+            row = rows.get(pk, NO_COUNTS)
             for outcome, name in OUTCOME_FIELDS.items():
-                if row[name]:
-                    probes.add(f'{labels},outcome="{outcome}"', row[name])
+                probes.add(f'{labels},outcome="{outcome}"', row[name])
             missed.add(labels, row["missed"])
-        return [latency, probes, missed]
+            lag.add(labels, row["lag_sum_ms"] / 1000)
+            latency.add_histogram(labels, _cumulative(row), row["latency_sum_ms"] / 1000)
+        return [probes, missed, lag, latency]
 
     def _tokens(self) -> list[MetricFamily]:
         expiry = MetricFamily(
@@ -169,26 +186,6 @@ class PortalCollector:
                     expiry.add(labels, (expires_at - self.now).total_seconds())
                 failures.add(labels, failed)
         return [expiry, failures]
-
-    def _lag(self) -> list[MetricFamily]:
-        probed = ProbeResult.objects.filter(missed_reason="")
-        recent = probed.filter(started_at__gte=self.now - LAG_WINDOW).aggregate(
-            avg=Avg("lag_ms"), max=Max("lag_ms"), n=Count("pk")
-        )
-        families = []
-        for stat in ("avg", "max"):
-            family = MetricFamily(
-                f"portal_probe_schedule_lag_{stat}_seconds",
-                "gauge",
-                f"Probe start minus its due time, {stat} over the last 5 minutes.",
-            )
-            family.add("", (recent[stat] or 0.0) / 1000)
-            families.append(family)
-        count = MetricFamily(
-            "portal_probes_last_5m", "gauge", "Probes started in the last 5 minutes."
-        )
-        count.add("", recent["n"])
-        return [*families, count]
 
 
 def _cumulative(row: dict[str, Any]) -> list[tuple[str, int]]:

@@ -2,6 +2,7 @@
 
 from integrations.models.audit import AuditEvent
 from integrations.models.calls import TestCall
+from integrations.models.counters import ProbeCounter
 from integrations.models.credentials import ApiKey, CustomerAuth, OAuthClient, TestUser
 from integrations.models.customers import Customer, Environment
 from integrations.models.endpoints import Endpoint
@@ -32,6 +33,7 @@ __all__ = [
     "HealthTransition",
     "HourlyRollup",
     "OAuthClient",
+    "ProbeCounter",
     "ProbeResult",
     "ReadinessReport",
     "TestCall",

@@ -1,5 +1,8 @@
-"""Hourly rollups: additive counters updated as probe results land, and read back.
+"""Hourly rollups and per-endpoint counters: additive tallies updated as probe results
+land, and read back.
 
+Rollups are per (endpoint, hour), for windows; counters (ProbeCounter) per endpoint and
+only ever grow, for /metrics. Both are added to by the same statements' transaction.
 Latency percentiles come from the fixed log-scale histogram: the upper bound of the
 bucket where the cumulative count crosses the quantile.
 """
@@ -15,7 +18,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 
-from integrations.models import HourlyRollup, ProbeResult
+from integrations.models import HourlyRollup, ProbeCounter, ProbeResult
 from integrations.models.health import BUCKET_FIELDS, FAILURE_FIELDS, LATENCY_BUCKETS_MS
 from integrations.services.bulk_sql import column_arrays, field_columns, unnest_source
 
@@ -37,8 +40,9 @@ class _Delta:
     latency_min: float | None = None
     latency_max: float | None = None
 
-    def add(self, *, ok: bool, error_class: str, latency_ms: float | None) -> None:
+    def add(self, *, ok: bool, error_class: str, latency_ms: float | None, lag_ms: float) -> None:
         self.values["count"] += 1
+        self.values["lag_sum_ms"] += lag_ms
         if ok:
             self.values["successes"] += 1
         else:
@@ -58,7 +62,12 @@ def _deltas(
     deltas: dict[tuple[int, datetime], _Delta] = defaultdict(_Delta)
     for result in results:
         key = (result.endpoint_id, hour_of(result.started_at))
-        deltas[key].add(ok=result.ok, error_class=result.error_class, latency_ms=result.latency_ms)
+        deltas[key].add(
+            ok=result.ok,
+            error_class=result.error_class,
+            latency_ms=result.latency_ms,
+            lag_ms=result.lag_ms,
+        )
     for key, count in missed.items():
         deltas[key].values["missed"] += count
     return deltas
@@ -75,19 +84,39 @@ ADDITIVE = [
 ]
 
 
-COLUMNS = ["endpoint", "hour", *ADDITIVE, "latency_min_ms", "latency_max_ms"]
+COUNTER_ADDITIVE = [*ADDITIVE, "lag_sum_ms"]
+FLOAT_COLUMNS = {"latency_sum_ms", "lag_sum_ms"}
 
 
-def _upsert_sql(rows: int) -> str:
+@dataclass(frozen=True)
+class _Target:
+    """A table of tallies: its key columns, the ones that add up, whether it keeps extremes."""
+
+    model: Any
+    key: list[str]
+    additive: list[str]
+    extremes: bool
+
+    def columns(self) -> list[str]:
+        extremes = ["latency_min_ms", "latency_max_ms"] if self.extremes else []
+        return [*self.key, *self.additive, *extremes]
+
+
+ROLLUPS = _Target(HourlyRollup, key=["endpoint", "hour"], additive=ADDITIVE, extremes=True)
+COUNTERS = _Target(ProbeCounter, key=["endpoint"], additive=COUNTER_ADDITIVE, extremes=False)
+
+
+def _upsert_sql(target: _Target, rows: int) -> str:
     """A multi-row upsert: counters add up, min and max keep the extreme.
 
     On PostgreSQL the rows come from arrays (one parameter per column, whatever
     ``rows`` is); elsewhere from a VALUES list of ``rows`` rows.
     """
-    table = HourlyRollup._meta.db_table
-    columns = field_columns(HourlyRollup, COLUMNS)
-    updates = [f"{c} = {table}.{c} + excluded.{c}" for c in ADDITIVE]
-    for column, better in (("latency_min_ms", "<"), ("latency_max_ms", ">")):
+    table = target.model._meta.db_table
+    columns = field_columns(target.model, target.columns())
+    updates = [f"{c} = {table}.{c} + excluded.{c}" for c in target.additive]
+    extremes = (("latency_min_ms", "<"), ("latency_max_ms", ">")) if target.extremes else ()
+    for column, better in extremes:
         updates.append(
             f"{column} = CASE WHEN {table}.{column} IS NULL OR excluded.{column} {better} "
             f"{table}.{column} THEN excluded.{column} ELSE {table}.{column} END"
@@ -97,52 +126,77 @@ def _upsert_sql(rows: int) -> str:
     else:
         row = "(" + ", ".join(["%s"] * len(columns)) + ")"
         source = f"VALUES {', '.join([row] * rows)}"
+    key = ", ".join(column for column, _ in columns[: len(target.key)])
     # Identifiers come from the model's metadata; every value is a parameter.
     return (
         f"INSERT INTO {table} ({', '.join(name for name, _ in columns)}) {source} "
-        f"ON CONFLICT (endpoint_id, hour) DO UPDATE SET {', '.join(updates)}"
+        f"ON CONFLICT ({key}) DO UPDATE SET {', '.join(updates)}"
     )
+
+
+def _tallies(delta: _Delta, names: list[str]) -> list[float]:
+    # One type per column: PostgreSQL arrays cannot mix 0 (no latency) with floats.
+    return [
+        float(delta.values.get(name, 0))
+        if name in FLOAT_COLUMNS
+        else int(delta.values.get(name, 0))
+        for name in names
+    ]
+
+
+def _per_endpoint(deltas: dict[tuple[int, datetime], _Delta]) -> dict[int, _Delta]:
+    totals: dict[int, _Delta] = defaultdict(_Delta)
+    for (endpoint_id, _), delta in deltas.items():
+        for name, value in delta.values.items():
+            totals[endpoint_id].values[name] += value
+    return totals
+
+
+def _upsert(target: _Target, params: list[list[Any]]) -> None:
+    # Each key occurs once, so one statement may upsert them all.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_upsert_sql(target, len(params)), column_arrays(params))
+            return
+        for start in range(0, len(params), 500):
+            chunk = params[start : start + 500]
+            cursor.execute(
+                _upsert_sql(target, len(chunk)), [value for row in chunk for value in row]
+            )
 
 
 def rollups_add(
     *, results: list[ProbeResult], missed: dict[tuple[int, datetime], int] | None = None
 ) -> None:
-    """Add newly stored results to their hours' rollups, one upsert per (endpoint, hour).
+    """Add newly stored results to their hours' rollups, one upsert per (endpoint, hour),
+    and to their endpoints' ever-growing counters, one upsert per endpoint.
 
     ``missed`` counts slots never probed per (endpoint, hour); they are not results.
 
-    Callers hold the endpoints' health rows locked, so no one else updates these
-    rollups at the same time; the statements are sent together (pipelined).
+    Callers hold the endpoints' health rows locked inside the transaction that stores
+    the results, so no one else updates these rows meanwhile and the counters move
+    exactly when the results commit.
     """
     deltas = _deltas(results, missed or {})
     if not deltas:
         return
     hour_field = HourlyRollup._meta.get_field("hour")
-    params = []
-    for (endpoint_id, hour), delta in deltas.items():
-        counters = [delta.values.get(name, 0) for name in ADDITIVE]
-        # One type per column: PostgreSQL arrays cannot mix 0 (no latency) with floats.
-        counters = [
-            float(v) if name == "latency_sum_ms" else int(v)
-            for name, v in zip(ADDITIVE, counters, strict=True)
+    rollups = [
+        [
+            endpoint_id,
+            hour_field.get_db_prep_save(hour, connection),
+            *_tallies(delta, ADDITIVE),
+            delta.latency_min,
+            delta.latency_max,
         ]
-        params.append(
-            [
-                endpoint_id,
-                hour_field.get_db_prep_save(hour, connection),
-                *counters,
-                delta.latency_min,
-                delta.latency_max,
-            ]
-        )
-    # Each (endpoint, hour) occurs once, so one statement may upsert them all.
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_upsert_sql(len(params)), column_arrays(params))
-            return
-        for start in range(0, len(params), 500):
-            chunk = params[start : start + 500]
-            cursor.execute(_upsert_sql(len(chunk)), [value for row in chunk for value in row])
+        for (endpoint_id, hour), delta in deltas.items()
+    ]
+    _upsert(ROLLUPS, rollups)
+    counters = [
+        [endpoint_id, *_tallies(delta, COUNTER_ADDITIVE)]
+        for endpoint_id, delta in sorted(_per_endpoint(deltas).items())
+    ]
+    _upsert(COUNTERS, counters)
 
 
 def rollup_from_raw(*, endpoint_id: int, hour: datetime, until: datetime) -> dict[str, Any]:

@@ -252,7 +252,7 @@ def test_the_dashboards_and_the_api_show_missed_slots_and_a_monitoring_gap(
     sibling_labels = f'customer="acme",environment="uat",endpoint="{world[1].slug}"'
     assert f"portal_endpoint_monitoring_gap{{{quiet_labels}}} 1" in lines
     assert f"portal_endpoint_monitoring_gap{{{sibling_labels}}} 0" in lines
-    assert f"portal_probe_slots_missed{{{sibling_labels}}} 1" in lines
+    assert f"portal_probe_slots_missed_total{{{sibling_labels}}} 1" in lines
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from accounts.models import TokenScope
 from accounts.tokens import api_token_create
 from integrations import clock
 from integrations.choices import HealthState
-from integrations.models import AccessToken, EndpointHealth, OAuthClient
+from integrations.models import AccessToken, EndpointHealth, OAuthClient, ProbeCounter
 from tests.factories import make_environment, make_user
 from tests.integrations.dashboard_world import DashboardWorld, dashboard_world_build
 
@@ -60,9 +60,22 @@ def test_metrics_parse_and_report_endpoint_up(
     assert by_state["healthy"] == 2 and by_state["down"] == 1 and by_state["unknown"] == 1
 
 
-def test_latency_histogram_is_cumulative_over_the_rollup_window(
+def counters(endpoint: Any, **fields: Any) -> ProbeCounter:
+    return ProbeCounter.objects.create(endpoint=endpoint, **fields)
+
+
+def test_latency_histogram_is_cumulative_over_every_probe_ever_counted(
     world: DashboardWorld, metrics_token: str, client: Client
 ) -> None:
+    # 90 at <= 50 ms, 10 at <= 500 ms and 500 slow ones, whatever hour they fell in.
+    counters(
+        world.healthy,
+        latency_count=600,
+        latency_sum_ms=4000.0,
+        bucket_3=90,
+        bucket_6=10,
+        bucket_10=500,
+    )
     latency = scrape(client)["portal_probe_latency_seconds"]
     assert latency.type == "histogram"
     labels = {"customer": "acme", "environment": "uat", "endpoint": "getprofile"}
@@ -72,15 +85,29 @@ def test_latency_histogram_is_cumulative_over_the_rollup_window(
         if s.labels["endpoint"] == "getprofile"
     }
     assert buckets["0.025"] == 0 and buckets["0.05"] == 90 and buckets["0.5"] == 100
-    assert buckets["+Inf"] == 100  # the slow hour 3 days ago is outside the window
-    assert samples(latency, "portal_probe_latency_seconds_count", **labels)[0].value == 100
+    assert buckets["10.0"] == 600 and buckets["+Inf"] == 600
+    assert samples(latency, "portal_probe_latency_seconds_count", **labels)[0].value == 600
     assert samples(latency, "portal_probe_latency_seconds_sum", **labels)[0].value == 4.0
 
 
-def test_probe_counts_by_outcome(world: DashboardWorld, metrics_token: str, client: Client) -> None:
-    probes = scrape(client)["portal_probes"]
-    ok = samples(probes, endpoint="getprofile", outcome="ok")
-    assert ok[0].value == 100
+def test_probe_counts_are_counters_by_outcome_not_rollup_window_totals(
+    world: DashboardWorld, metrics_token: str, client: Client
+) -> None:
+    counters(world.healthy, count=102, successes=100, fail_timeout=2)
+    families = scrape(client)
+    probes = families["portal_probes"]
+    assert probe_type(probes) == ("counter", {"portal_probes_total"})
+    assert samples(probes, endpoint="getprofile", outcome="ok")[0].value == 100
+    assert samples(probes, endpoint="getprofile", outcome="timeout")[0].value == 2
+    assert samples(probes, endpoint="getprofile", outcome="http_5xx")[0].value == 0
+    # The globex endpoint has 10 probes in this hour's rollup but none counted.
+    assert samples(probes, endpoint="balance", outcome="ok")[0].value == 0
+    missed = families["portal_probe_slots_missed"]
+    assert probe_type(missed) == ("counter", {"portal_probe_slots_missed_total"})
+
+
+def probe_type(family: Any) -> tuple[str, set[str]]:
+    return family.type, {s.name for s in family.samples}
 
 
 def test_token_expiry_and_refresh_failures_per_credential(
@@ -96,13 +123,20 @@ def test_token_expiry_and_refresh_failures_per_credential(
     assert samples(failures, customer="acme", environment="uat", credential="alice")[0].value == 0
 
 
-def test_schedule_lag_over_the_last_five_minutes(
+def test_schedule_lag_is_a_counter_of_seconds_and_the_window_gauges_are_gone(
     world: DashboardWorld, metrics_token: str, client: Client
 ) -> None:
+    counters(world.down, count=4, fail_auth=4, lag_sum_ms=480.0)
     families = scrape(client)
-    assert families["portal_probe_schedule_lag_max_seconds"].samples[0].value == 0.12
-    assert families["portal_probe_schedule_lag_avg_seconds"].samples[0].value == 0.12
-    assert families["portal_probes_last_5m"].samples[0].value == 1
+    lag = families["portal_probe_schedule_lag_seconds"]
+    assert probe_type(lag) == ("counter", {"portal_probe_schedule_lag_seconds_total"})
+    assert samples(lag, endpoint="orders")[0].value == 0.48
+    for gone in (
+        "portal_probe_schedule_lag_max_seconds",
+        "portal_probe_schedule_lag_avg_seconds",
+        "portal_probes_last_5m",
+    ):
+        assert gone not in families
 
 
 def test_metrics_refuse_requests_without_credentials(
