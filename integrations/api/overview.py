@@ -24,6 +24,11 @@ from integrations.selectors import (
     overview_complete,
     overview_totals,
 )
+from integrations.services.probe_recording import alert_channels
+
+ALERTS_OFF_NOTICE = (
+    "Alert delivery is off: set PORTAL_ALERT_WEBHOOK_URL or PORTAL_ALERT_EMAILS to deliver alerts."
+)
 
 
 class OverviewRowSerializer(serializers.Serializer):
@@ -42,7 +47,9 @@ class OverviewRowSerializer(serializers.Serializer):
     endpoints = serializers.IntegerField(help_text="Probed endpoints.")
     last_probe_at = serializers.DateTimeField(allow_null=True)
     p95_ms = serializers.FloatField(
-        allow_null=True, help_text="95th percentile latency over the last 24 h of rollups."
+        allow_null=True,
+        help_text="95th percentile latency over the last 24 h of rollups: the upper bound of "
+        "the histogram bucket it falls in, not a measured value.",
     )
     failing_step = serializers.CharField(
         help_text="The failing step most unhealthy endpoints share; empty when none."
@@ -59,6 +66,12 @@ class OverviewRowSerializer(serializers.Serializer):
     )
 
 
+class AlertDeliverySerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="Whether state changes are delivered anywhere.")
+    channels = serializers.ListField(child=serializers.CharField())
+    notice = serializers.CharField(help_text="What to set when delivery is off; else empty.")
+
+
 class OverviewSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Environments that match the filters.")
     next = serializers.URLField(allow_null=True)
@@ -69,6 +82,7 @@ class OverviewSerializer(serializers.Serializer):
         help_text="Probed endpoints per state over every matching environment.",
     )
     results = OverviewRowSerializer(many=True)
+    alert_delivery = AlertDeliverySerializer()
 
 
 class OverviewQuerySerializer(serializers.Serializer):
@@ -108,8 +122,15 @@ class OverviewView(APIView):
             "generated_at": clock.now(),
             "totals": overview_totals(rows),
             "results": [_row(row) for row in page],
+            "alert_delivery": _alert_delivery(),
         }
         return Response(body)
+
+
+def _alert_delivery() -> dict[str, Any]:
+    channels = alert_channels()
+    notice = "" if channels else ALERTS_OFF_NOTICE
+    return {"enabled": bool(channels), "channels": channels, "notice": notice}
 
 
 def _row(row: EnvironmentOverview) -> dict[str, Any]:

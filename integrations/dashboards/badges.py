@@ -2,18 +2,25 @@
 
 Public (no login) only when PORTAL_PUBLIC_BADGES is on; otherwise the viewer needs a
 portal role, by session or an API token in the Authorization header.
+
+A badge must turn red when its endpoint goes down, not a cache lifetime later: every
+response must be revalidated (no-cache) and carries an ETag of its SVG, so an unchanged
+badge costs a 304; the pages also add ``?v=`` (badge_version) so an <img> swapped in by
+the live refresh asks again as soon as the state changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from integrations.choices import HealthState
 from integrations.dashboards.access import has_portal_role
@@ -35,7 +42,6 @@ MESSAGES = {
     HealthState.BLOCKED_BY_AUTH: "blocked by auth",
     HealthState.UNKNOWN: "unknown",
 }
-MAX_AGE_S = 30
 # Approximate advances of Verdana 11px, enough to size a badge around its text.
 NARROW, WIDE, DEFAULT_ADVANCE = set("fijlrt .,:;|'!"), set("mwMW@"), 7.0
 
@@ -72,6 +78,11 @@ def badge_for(state: str) -> Badge:
     )
 
 
+def badge_version(state: str, since: datetime | None) -> str:
+    """The ``?v=`` of a badge URL on the pages: changes whenever the badge's state does."""
+    return f"{state}-{int(since.timestamp())}" if since else state
+
+
 def _text_width(text: str) -> int:
     advances = (4.0 if c in NARROW else 10.0 if c in WIDE else DEFAULT_ADVANCE for c in text)
     return round(sum(advances))
@@ -87,7 +98,7 @@ def environment_badge(request: HttpRequest, customer: str, environment: str) -> 
         .annotate(n=Count("pk"))
         .order_by()
     )
-    return _badge_response(worst_state(dict(counts)))
+    return _badge_response(request, worst_state(dict(counts)))
 
 
 def endpoint_badge(
@@ -104,21 +115,25 @@ def endpoint_badge(
     )
     if found is None:
         raise Http404("No such endpoint.")
-    return _badge_response(found[1] or HealthState.UNKNOWN)
+    return _badge_response(request, found[1] or HealthState.UNKNOWN)
 
 
 def _may_see(request: HttpRequest) -> bool:
     return settings.PORTAL_PUBLIC_BADGES or has_portal_role(request)
 
 
-def _badge_response(state: str) -> HttpResponse:
+def _badge_response(request: HttpRequest, state: str) -> HttpResponse:
     svg = render_to_string("portal/badge.svg", {"badge": badge_for(state)})
-    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    etag = '"' + hashlib.sha256(svg.encode()).hexdigest()[:32] + '"'
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        svg, content_type="image/svg+xml; charset=utf-8"
+    )
+    response["ETag"] = etag
     if settings.PORTAL_PUBLIC_BADGES:
-        response["Cache-Control"] = f"max-age={MAX_AGE_S}"
+        response["Cache-Control"] = "no-cache, max-age=0"
     else:
         # Private: no shared cache may hand it to someone else.
-        response["Cache-Control"] = f"private, max-age={MAX_AGE_S}"
+        response["Cache-Control"] = "private, no-cache, max-age=0"
         patch_vary_headers(response, ["Cookie", "Authorization"])
     return response
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 WIDTH, HEIGHT = 720, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 28
 Y_MIN_MS, Y_MAX_MS = 1.0, 20000.0
@@ -39,6 +41,7 @@ class LatencyChart:
     y_ticks: list[Tick]
     x_ticks: list[Tick]
     points: int
+    zone: str  # the time zone of the x axis labels (settings.TIME_ZONE)
 
     @property
     def empty(self) -> bool:
@@ -69,6 +72,7 @@ def latency_chart(
         y_ticks=[Tick(LEFT, _y(ms), _ms_label(ms)) for ms in Y_TICKS_MS],
         x_ticks=_x_ticks(since, until, x),
         points=sum(1 for _, p50, _ in series if p50 is not None),
+        zone=timezone.localtime(until, timezone.get_default_timezone()).tzname() or "",
     )
 
 
@@ -103,7 +107,8 @@ def _x_ticks(since: datetime, until: datetime, x: Callable[[datetime], float]) -
     ticks = []
     moment = first
     while moment <= until:
-        label = moment.strftime("%b %d") if days else moment.strftime("%H:%M")
+        local = timezone.localtime(moment, timezone.get_default_timezone())
+        label = local.strftime("%b %d") if days else local.strftime("%H:%M")
         ticks.append(Tick(x(moment), HEIGHT - BOTTOM + 16, label))
         moment += step
     return ticks

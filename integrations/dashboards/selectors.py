@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 
 from integrations import clock
-from integrations.choices import HealthState
+from integrations.choices import HealthState, RefreshOutcome
 from integrations.models import (
     Endpoint,
     Environment,
@@ -160,10 +160,16 @@ class CredentialStatus:
     last_error_code: str
     consecutive_failures: int
     next_attempt_at: datetime | None = None  # while a failed fetch is not repeated
+    last_error_at: datetime | None = None
 
     @property
     def failing(self) -> bool:
         return self.consecutive_failures >= settings.TOKEN_FAILING_AFTER
+
+    @property
+    def refresh_failed(self) -> bool:
+        """The newest fetch failed: a cached token still shown is not being renewed."""
+        return self.last_outcome == RefreshOutcome.FAILED
 
 
 def environment_credentials(*, environment: Environment) -> list[CredentialStatus]:
@@ -193,4 +199,5 @@ def _credential(kind: str, name: str, token: Any) -> CredentialStatus:
         last_error_code=token.last_error_code if token else "",
         consecutive_failures=token.consecutive_failures if token else 0,
         next_attempt_at=failure_next_attempt_at(row=token),
+        last_error_at=token.last_error_at if token else None,
     )

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Role, role_required
 from integrations import clock
 from integrations.choices import HealthState
+from integrations.dashboards.badges import badge_version
 from integrations.dashboards.charts import latency_chart
 from integrations.dashboards.selectors import (
     endpoints_missed,
@@ -33,7 +34,8 @@ from integrations.dashboards.selectors import (
     recent_transitions,
 )
 from integrations.models import Customer, Endpoint, EndpointHealth, Environment
-from integrations.selectors import overview, overview_complete, overview_totals
+from integrations.selectors import overview, overview_complete, overview_totals, worst_state
+from integrations.services.probe_recording import alert_channels
 from integrations.services.probe_runs import endpoint_probe_now
 from integrations.services.readiness import readiness_run
 
@@ -69,9 +71,11 @@ def overview_page(request: HttpRequest) -> HttpResponse:
         "states": HealthState.choices,
         "refresh_s": settings.PORTAL_DASHBOARD_REFRESH_S,
         "token_failing_after": settings.TOKEN_FAILING_AFTER,
+        "now": clock.now(),
     }
     if request.GET.get("partial"):
         return TemplateResponse(request, "portal/_overview_live.html", context)
+    context["alerts_off"] = not alert_channels()
     context["customers"] = Customer.objects.filter(is_active=True).values_list("slug", "name")
     return TemplateResponse(request, "portal/overview.html", context)
 
@@ -98,6 +102,7 @@ def environment_page(request: HttpRequest, customer: str, environment: str) -> H
         "chart_ranges": list(CHART_RANGES),
         "chart_endpoint": chart_endpoint,
         "refresh_s": settings.PORTAL_DASHBOARD_REFRESH_S,
+        "alerts_off": not alert_channels(),
     }
     return TemplateResponse(request, "portal/environment.html", context)
 
@@ -109,6 +114,12 @@ class EndpointRow:
     uptimes: dict[str, float | None]
     missed: dict[str, int]  # slots never probed, over the same windows
     gap: bool  # probed, but no probe for two intervals: its health is not known now
+    slow: bool  # the last probe took longer than the environment's latency budget
+
+    @property
+    def badge_version(self) -> str:
+        health = self.health
+        return badge_version(health.state, health.state_since) if health else "unknown"
 
 
 def _live_context(env: Environment) -> dict[str, Any]:
@@ -123,17 +134,32 @@ def _live_context(env: Environment) -> dict[str, Any]:
     def row(endpoint: Endpoint) -> EndpointRow:
         health = getattr(endpoint, "health", None)
         gap = bool(probed and endpoint.probe_enabled and health and health.monitoring_gap(now))
-        return EndpointRow(endpoint, health, uptimes[endpoint.pk], missed[endpoint.pk], gap)
+        latency = health.last_latency_ms if health else None
+        slow = latency is not None and latency > env.latency_budget_ms
+        return EndpointRow(endpoint, health, uptimes[endpoint.pk], missed[endpoint.pk], gap, slow)
 
+    rows = [row(e) for e in endpoints]
     return {
         "environment": env,
         "endpoints": endpoints,
-        "rows": [row(e) for e in endpoints],
+        "rows": rows,
+        "environment_badge_version": _environment_badge_version(rows),
         "credentials": environment_credentials(environment=env),
         "failures": recent_failures(endpoint_ids=ids),
         "transitions": recent_transitions(endpoint_ids=ids),
         "now": now,
     }
+
+
+def _environment_badge_version(rows: list[EndpointRow]) -> str:
+    """What the environment badge shows (the worst probed state, as badges.py counts it)
+    and since when: a new value when the badge changes, so the page loads it afresh."""
+    probed = [r.health for r in rows if r.endpoint.probe_enabled and r.health is not None]
+    counts: dict[str, int] = {}
+    for health in probed:
+        counts[health.state] = counts.get(health.state, 0) + 1
+    latest = max((h.state_since for h in probed if h.state_since), default=None)
+    return badge_version(worst_state(counts), latest)
 
 
 @require_POST

@@ -3,6 +3,8 @@
 unknown → healthy on the first success; healthy → degraded on a failure; → down (or
 blocked_by_auth, when the failing step is authentication) after ``failure_threshold``
 failures in a row; back to healthy after ``success_threshold`` successes in a row.
+An endpoint that has never succeeded stays unknown until it is down: degraded counts
+as up (it worked, then faltered), which a never-working endpoint never was.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def _next_state(health: EndpointHealth, endpoint: Endpoint, outcome: ProbeOutcom
     if health.consecutive_failures >= endpoint.failure_threshold:
         is_auth = outcome.error_class == ErrorClass.AUTH
         return HealthState.BLOCKED_BY_AUTH if is_auth else HealthState.DOWN
-    if state in (HealthState.UNKNOWN, HealthState.HEALTHY):
+    if state == HealthState.HEALTHY:
         return HealthState.DEGRADED
     return state
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from integrations import clock
 from integrations.choices import HealthState
+from integrations.models.health import LATENCY_BUCKETS_MS
 
 register = template.Library()
 
@@ -69,6 +76,48 @@ def ms(value: Any) -> str:
     if value >= 1000:
         return f"{value / 1000:.3g} s"
     return f"{value:.0f} ms"
+
+
+@register.filter
+def ms_bound(value: Any) -> str:
+    """A percentile read from the histogram is its bucket's upper bound, not a measurement:
+    2500 → "≤ 2.5 s"; the open-ended last bucket → "> 10 s"."""
+    if _missing(value):
+        return "—"
+    if math.isinf(value):
+        return f"> {ms(LATENCY_BUCKETS_MS[-1])}"
+    return f"≤ {ms(value)}"
+
+
+@register.filter
+def over_budget(latency_ms: Any, budget_ms: Any) -> bool:
+    """Whether a latency (a probe's, or a percentile's bound) is over the latency budget."""
+    if _missing(latency_ms) or _missing(budget_ms):
+        return False
+    return bool(latency_ms > budget_ms)
+
+
+@register.filter
+def portal_time(moment: datetime | None, ago: str = "") -> SafeString | str:
+    """The one way pages show a moment: "2026-12-02 21:44:13 UTC" in settings.TIME_ZONE,
+    in a <time> element with the ISO value; ``portal_time:"ago"`` adds "(5 minutes ago)".
+    """
+    if _missing(moment) or moment is None:
+        return "—"
+    if timezone.is_naive(moment):  # stored times are aware; a naive one is in TIME_ZONE
+        moment = timezone.make_aware(moment)
+    local = timezone.localtime(moment, timezone.get_default_timezone())
+    text = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}"
+    if not ago:
+        return format_html('<time datetime="{}">{}</time>', local.isoformat(), text)
+    seconds = int((clock.now() - moment).total_seconds())
+    relative = f"{_duration(seconds)} ago" if seconds >= 0 else f"in {_duration(-seconds)}"
+    return format_html(
+        '<time datetime="{}">{}</time> <span class="ago">({})</span>',
+        local.isoformat(),
+        text,
+        relative,
+    )
 
 
 @register.filter
