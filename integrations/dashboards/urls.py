@@ -1,8 +1,8 @@
 """Routes of the dashboards: pages, badges and /metrics (mounted at the site root)."""
 
-from django.urls import path
+from django.urls import include, path
 
-from integrations.dashboards import badges, metrics, views
+from integrations.dashboards import badges, endpoint_page, metrics, views
 
 urlpatterns = [
     path("", views.overview_page, name="overview"),
@@ -10,6 +10,11 @@ urlpatterns = [
         "customers/<slug:customer>/<slug:environment>/",
         views.environment_page,
         name="environment",
+    ),
+    path(
+        "customers/<slug:customer>/<slug:environment>/endpoints/<slug:endpoint>/",
+        endpoint_page.endpoint_page,
+        name="endpoint",
     ),
     path(
         "customers/<slug:customer>/<slug:environment>/endpoints/<slug:endpoint>/probe/",
@@ -32,4 +37,5 @@ urlpatterns = [
         name="badge-endpoint",
     ),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("onboarding/", include("integrations.onboarding.urls")),  # the guided new integration
 ]
