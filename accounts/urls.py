@@ -12,7 +12,7 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="rest_framework/login.html",
+            template_name="portal/login.html",
             authentication_form=ThrottledAuthenticationForm,
         ),
         name="login",
