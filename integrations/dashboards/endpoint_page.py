@@ -31,6 +31,7 @@ from integrations.dashboards.endpoint_selectors import (
 from integrations.dashboards.selectors import environment_latency_series, recent_transitions
 from integrations.dashboards.views import CHART_RANGES
 from integrations.models import Endpoint, EndpointHealth
+from integrations.services.probe_recording import alert_channels
 
 HEARTBEAT_PROBES = 50
 # ?probes= may ask for more, up to this: the bar stays one bounded, indexed read.
@@ -57,6 +58,7 @@ def endpoint_page(
     context |= {
         "live_query": urlencode({"partial": 1, "probes": probes}),
         "refresh_s": settings.PORTAL_DASHBOARD_REFRESH_S,
+        "alerts_off": not alert_channels(),
     }
     return TemplateResponse(request, "portal/endpoint.html", context)
 
@@ -80,6 +82,7 @@ def _live_context(endpoint: Endpoint, *, probes: int) -> dict[str, Any]:
         "environment": endpoint.environment,
         "health": health,
         "gap": _monitoring_gap(endpoint, health, now),
+        "slow": _slow(endpoint, health),
         "now": now,
         "probes": probes,
         "beats": beats,
@@ -96,6 +99,12 @@ def _monitoring_gap(endpoint: Endpoint, health: EndpointHealth | None, now: date
     env = endpoint.environment
     probed = env.is_enabled and env.customer.is_active and endpoint.probe_enabled
     return bool(probed and health and health.monitoring_gap(now))
+
+
+def _slow(endpoint: Endpoint, health: EndpointHealth | None) -> bool:
+    """The last probe took longer than the environment's latency budget (as its page says)."""
+    latency = health.last_latency_ms if health else None
+    return latency is not None and latency > endpoint.environment.latency_budget_ms
 
 
 def _chart_context(endpoint: Endpoint, *, requested: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ def endpoint_detail_queryset() -> QuerySet[Endpoint]:
         "health",
         "oauth_client__access_token",
         "default_test_user__session",
+        "default_test_user__customer_auth",  # a failed login's next attempt reads it
     )
 
 

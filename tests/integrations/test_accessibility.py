@@ -100,9 +100,8 @@ def world(demo_endpoint: Endpoint, django_user_model: Any) -> World:
 @pytest.fixture
 def browser(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
     from django.db import connections
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
