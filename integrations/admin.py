@@ -113,14 +113,33 @@ class SecretStatusMixin:
         return secret_status(getattr(obj, field))
 
 
+def seals_bound_to_user(form: Any, request: HttpRequest) -> Any:
+    """Bind the seals of secrets typed into ``form`` (a class made for this request) to
+    the requesting user: another user's seal is refused (see admin_forms.secret_seal)."""
+    if issubclass(form, WriteOnlySecretsForm):
+        form.seal_owner = request.user.pk
+    return form
+
+
+class SealOwnerAdminMixin(admin.ModelAdmin):
+    """A change page whose typed secrets are sealed for the requesting user."""
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        return seals_bound_to_user(super().get_form(request, obj, change, **kwargs), request)
+
+
 # --- inlines -----------------------------------------------------------------
 
 
 class LabelledInlineMixin:
-    """Inline rows whose every input has an accessible name (see inputs_labelled)."""
+    """Inline rows whose every input has an accessible name (see inputs_labelled), and
+    whose typed secrets are sealed for the requesting user."""
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        seals_bound_to_user(formset.form, request)
         return type(formset.__name__, (LabelledFormSetMixin, formset), {})
 
 
@@ -223,6 +242,7 @@ class EnvironmentAdmin(
 @admin.register(OAuthClient)
 class OAuthClientAdmin(
     DestinationAdminMixin,
+    SealOwnerAdminMixin,
     AuditedAdminMixin,
     SecretStatusMixin,
     TokenStatusColumnsMixin,
@@ -245,7 +265,9 @@ class OAuthClientAdmin(
 
 
 @admin.register(CustomerAuth)
-class CustomerAuthAdmin(DestinationAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class CustomerAuthAdmin(
+    DestinationAdminMixin, SealOwnerAdminMixin, AuditedAdminMixin, admin.ModelAdmin
+):
     form = WriteOnlySecretsKeepForm  # the JWT verification key may be a shared secret
     offers_keep_secrets = True
     list_display = ["__str__", "mode", "authenticate_url"]
@@ -255,12 +277,15 @@ class CustomerAuthAdmin(DestinationAdminMixin, AuditedAdminMixin, admin.ModelAdm
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         # Endpoints saved before their customer auth had its (only) test user get it now.
-        endpoints_default_test_user_fill(customer_auth=form.instance)
+        endpoints_default_test_user_fill(
+            customer_auth=form.instance, actor=request.user, request=request
+        )
 
 
 @admin.register(TestUser)
 class TestUserAdmin(
     DestinationAdminMixin,
+    SealOwnerAdminMixin,
     AuditedAdminMixin,
     SecretStatusMixin,
     TokenStatusColumnsMixin,
@@ -283,11 +308,19 @@ class TestUserAdmin(
 
     def save_model(self, request: HttpRequest, obj: Any, form: BaseModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        endpoints_default_test_user_fill(customer_auth=obj.customer_auth)
+        endpoints_default_test_user_fill(
+            customer_auth=obj.customer_auth, actor=request.user, request=request
+        )
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(DestinationAdminMixin, AuditedAdminMixin, SecretStatusMixin, admin.ModelAdmin):
+class ApiKeyAdmin(
+    DestinationAdminMixin,
+    SealOwnerAdminMixin,
+    AuditedAdminMixin,
+    SecretStatusMixin,
+    admin.ModelAdmin,
+):
     form = WriteOnlySecretsForm
     list_display = ["name", "header_name", "environment", "expires_on", "secret_state"]
     list_select_related = ["environment__customer"]

@@ -17,8 +17,7 @@ from django.forms.models import BaseInlineFormSet
 from integrations.admin_forms import AddedRowForm
 from integrations.choices import IdentifierLocation
 from integrations.models import ApiKey, CustomerAuth, Endpoint, OAuthClient, TestUser
-from integrations.services.identifier import DEFAULT_FORMAT
-from integrations.services.test_user_defaults import default_test_user_pick
+from integrations.services.test_user_defaults import default_test_user_for
 
 CREDENTIALS: dict[str, type[Model]] = {
     "oauth_client": OAuthClient,
@@ -55,9 +54,11 @@ def _grouped(field: forms.ModelChoiceField, queryset: QuerySet[Any]) -> list[Any
 class EndpointForm(AddedRowForm):
     """Endpoint admin form: scoped dropdowns, default test user, identifier as sent."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, environment_id: int | None = None, **kwargs: Any) -> None:
+        """``environment_id``: the environment of an inline's rows, whose added rows do not
+        know it yet (scoping them to all environments would read every customer's rows)."""
         super().__init__(*args, **kwargs)
-        self.scope_to(self._environment_id())
+        self.scope_to(self._environment_id() if environment_id is None else environment_id)
 
     def scope_to(self, environment_id: int | None) -> None:
         """Offer one environment's credentials; None (an add page): all, grouped."""
@@ -75,9 +76,8 @@ class EndpointForm(AddedRowForm):
         if not known:
             return None  # a new endpoint whose environment is not chosen yet
         if self.is_bound and "environment" in self.fields:
-            posted = str(self.data.get(self.add_prefix("environment"), ""))
-            return int(posted) if posted.isdigit() else None
-        return int(known)
+            return _id_or_none(self.data.get(self.add_prefix("environment")))
+        return _id_or_none(known)  # an add page's ?environment= may be any text
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -86,20 +86,21 @@ class EndpointForm(AddedRowForm):
         return cleaned
 
     def _default_test_user(self, cleaned: dict[str, Any]) -> None:
-        user_shown, auth_shown = "default_test_user" in self.fields, "customer_auth" in self.fields
-        auth = cleaned.get("customer_auth") if auth_shown else self.instance.customer_auth
-        user = cleaned.get("default_test_user") if user_shown else self.instance.default_test_user
-        if user is not None and (user_shown or (auth and user.customer_auth_id == auth.pk)):
-            return  # picked on this page (the model's clean() judges it), or still of the auth
-        user = default_test_user_pick(customer_auth=auth) if auth is not None else None
-        if user_shown:
-            cleaned["default_test_user"] = user
-        else:
-            self.instance.default_test_user = user
+        shown = "customer_auth" in self.fields
+        auth = cleaned.get("customer_auth") if shown else self.instance.customer_auth
+        if "default_test_user" not in self.fields:  # a row of the environment page
+            current = self.instance.default_test_user
+            self.instance.default_test_user = default_test_user_for(
+                customer_auth=auth, current=current
+            )
+        elif cleaned.get("default_test_user") is None:  # one picked: the model's clean() judges
+            cleaned["default_test_user"] = default_test_user_for(customer_auth=auth, current=None)
 
     def _identifier_as_sent(self, cleaned: dict[str, Any]) -> None:
         """Keep only what the chosen location sends: a header name for a header, a body
-        field for the body; the guide's header format in a body or cookie is the bare token."""
+        field for the body. The format is kept as typed: in a body or cookie the guide's
+        "JWT {token}" sends the bare token (services.identifier.effective_format), and
+        kept, it still reads "JWT " if the endpoint goes back to a header."""
         location = cleaned.get("identifier_location")
         if location is None:
             return
@@ -107,9 +108,6 @@ class EndpointForm(AddedRowForm):
             cleaned["identifier_header"] = DEFAULT_HEADER  # not sent; cannot be blank
         if location != IdentifierLocation.BODY and _well_formed(cleaned, "identifier_body_field"):
             cleaned["identifier_body_field"] = ""
-        bare = location in (IdentifierLocation.BODY, IdentifierLocation.COOKIE)
-        if bare and cleaned.get("identifier_format") == DEFAULT_FORMAT:
-            cleaned["identifier_format"] = "{token}"
 
 
 def _well_formed(cleaned: dict[str, Any], name: str) -> bool:
@@ -124,6 +122,13 @@ def _well_formed(cleaned: dict[str, Any], name: str) -> bool:
     return True
 
 
+def _id_or_none(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
 def _environment_of(obj: Any) -> Any:
     return obj.environment if hasattr(obj, "environment") else obj.customer_auth.environment
 
@@ -131,7 +136,8 @@ def _environment_of(obj: Any) -> Any:
 class EnvironmentEndpointsFormSet(BaseInlineFormSet):
     """The environment page's endpoint rows offer that environment's credentials only."""
 
-    def add_fields(self, form: Any, index: int | None) -> None:
-        super().add_fields(form, index)
-        if isinstance(form, EndpointForm):
-            form.scope_to(self.instance.pk or 0)  # a new environment has no credentials yet
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs(index)
+        if issubclass(self.form, EndpointForm):
+            kwargs["environment_id"] = self.instance.pk or 0  # a new one has no credentials
+        return kwargs

@@ -7,16 +7,16 @@ that fails validation comes back sealed (encrypted), never in plain text.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from integrations import crypto
+from integrations import clock, crypto
 from integrations.crypto import SecretDecryptionError
 from integrations.fields import EncryptedSecretField, validate_secret_length
 
@@ -25,6 +25,7 @@ REQUIRED_SECRETS = {"client_secret", "password", "value"}
 SEALED_SUFFIX = "__sealed"
 SEAL_PURPOSE = "portal-admin-form-seal"
 SEAL_MAX_AGE_S = 3600
+SEAL_REFUSED_MESSAGE = "Your typed value has expired or could not be kept; type it again."
 
 
 def secret_status(secret: Any) -> str:
@@ -41,23 +42,41 @@ def secret_field_names(model: type[models.Model]) -> list[str]:
     return [f.name for f in model._meta.fields if isinstance(f, EncryptedSecretField)]
 
 
-def secret_seal(*, name: str, value: str) -> str:
-    """``value`` encrypted for one form round trip of field ``name``.
+def secret_seal(*, field: str, owner: Any, value: str) -> str:
+    """``value`` encrypted for one form round trip of model field ``field`` by user ``owner``.
 
-    The purpose, field name and time are sealed with it, so a stored secret's ciphertext
-    (same keys) is never accepted as a seal, nor a seal of one field for another.
+    The purpose, model field and user are sealed with it, so a stored secret's ciphertext
+    (same keys) is never accepted as a seal, nor one field's or user's seal for another.
+    The model field, not the input's name: the admin renumbers added rows when one is
+    deleted. Fernet's own timestamp dates the seal (see secret_unseal).
     """
-    return crypto.encrypt(f"{SEAL_PURPOSE}:{name}:{int(time.time())}:{value}")
+    plaintext = f"{SEAL_PURPOSE}:{field}:{owner}:{value}"
+    # crypto exposes no timed encrypt; the portal's clock dates the seal so tests can move it.
+    sealed = crypto._keys().encrypt_at_time(plaintext.encode(), _clock_s())
+    return sealed.decode()
 
 
-def secret_unseal(*, name: str, sealed: str) -> str | None:
-    """The value sealed for field ``name``; None when it is not such a seal, or too old."""
+def secret_unseal(*, field: str, owner: Any, sealed: str) -> str | None:
+    """The value sealed for ``field`` and ``owner``; None when it is not such a seal, or older
+    than SEAL_MAX_AGE_S."""
     try:
-        purpose, sealed_for, at, value = crypto.decrypt(sealed).split(":", 3)
-    except (SecretDecryptionError, ValueError):
+        plaintext = crypto._keys().decrypt_at_time(sealed.encode(), SEAL_MAX_AGE_S, _clock_s())
+        purpose, sealed_for, sealed_by, value = plaintext.decode().split(":", 3)
+    except (InvalidToken, UnicodeError, ValueError):
         return None
-    fresh = at.isdigit() and time.time() - int(at) <= SEAL_MAX_AGE_S
-    return value if purpose == SEAL_PURPOSE and sealed_for == name and fresh else None
+    ours = (purpose, sealed_for, sealed_by) == (SEAL_PURPOSE, field, str(owner))
+    return value if ours else None
+
+
+def _clock_s() -> int:
+    return int(clock.now().timestamp())
+
+
+class RefusedSeal:
+    """What an input posts when its seal was refused: neither a value nor "left blank"."""
+
+
+SEAL_REFUSED = RefusedSeal()
 
 
 class SealedPasswordInput(forms.PasswordInput):
@@ -65,11 +84,13 @@ class SealedPasswordInput(forms.PasswordInput):
 
     The page re-rendered with errors carries the value only as a sealed hidden input
     next to the (empty) password input; the next submit unseals it when the password
-    input is left blank.
+    input is left blank. A seal that cannot be unsealed (too old, another field's or
+    user's) posts SEAL_REFUSED, which SealedSecretField turns into an error.
     """
 
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, field: str, owner: Any, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, render_value=False)
+        self.field, self.owner = field, owner
 
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
@@ -77,7 +98,7 @@ class SealedPasswordInput(forms.PasswordInput):
         html = super().render(name, value, attrs, renderer)
         if not isinstance(value, str) or not value:
             return html
-        sealed = secret_seal(name=name, value=value)
+        sealed = secret_seal(field=self.field, owner=self.owner, value=value)
         hidden = format_html(
             '<input type="hidden" name="{}" value="{}">', name + SEALED_SUFFIX, sealed
         )
@@ -92,7 +113,18 @@ class SealedPasswordInput(forms.PasswordInput):
         sealed = data.get(name + SEALED_SUFFIX)
         if typed or not sealed:
             return typed
-        return secret_unseal(name=name, sealed=sealed) or ""
+        unsealed = secret_unseal(field=self.field, owner=self.owner, sealed=str(sealed))
+        return SEAL_REFUSED if unsealed is None else unsealed
+
+
+class SealedSecretField(forms.CharField):
+    """A write-only secret's field: a refused seal is an error on it, never "left blank"
+    (which would keep the stored secret, or ask for one the user did type)."""
+
+    def clean(self, value: Any) -> Any:
+        if value is SEAL_REFUSED:
+            raise ValidationError(SEAL_REFUSED_MESSAGE, code="seal_refused")
+        return super().clean(value)
 
 
 def inputs_labelled(form: forms.BaseForm) -> None:
@@ -167,22 +199,34 @@ class AddedRowForm(AdminModelForm):
 
 
 class WriteOnlySecretsForm(AdminModelForm):
-    """Base ModelForm: every EncryptedSecretField becomes a write-only password input."""
+    """Base ModelForm: every EncryptedSecretField becomes a write-only password input.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``seal_owner`` (the requesting user's pk) binds the seals of typed values to that user:
+    the admin sets it on the form class it makes per request; other views pass it.
+    """
+
+    seal_owner: Any = None
+
+    def __init__(self, *args: Any, seal_owner: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if seal_owner is not None:
+            self.seal_owner = seal_owner
         for name in secret_field_names(self._meta.model):
             if name not in self.fields:
                 continue
             stored = getattr(self.instance, name, None) if self.instance.pk else None
             self.initial[name] = ""  # never hand the stored value to the widget
             label = self.fields[name].label
-            self.fields[name] = forms.CharField(
+            self.fields[name] = SealedSecretField(
                 required=False,
                 strip=False,
                 validators=[validate_secret_length],
                 label=label,
-                widget=SealedPasswordInput(attrs={"autocomplete": "off", "aria-label": label}),
+                widget=SealedPasswordInput(
+                    field=f"{self._meta.model._meta.label}.{name}",
+                    owner=self.seal_owner,
+                    attrs={"autocomplete": "off", "aria-label": label},
+                ),
                 help_text=f"Currently {secret_status(stored)}. "
                 + ("Leave blank to keep it." if stored else "Write-only: never shown again."),
             )

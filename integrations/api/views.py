@@ -98,7 +98,8 @@ class TestUserViewSet(ConfigViewSet):
 
     __test__ = False
 
-    queryset = TestUser.objects.select_related("session")
+    # The customer auth too: a failing session's cool-down reads when its settings changed.
+    queryset = TestUser.objects.select_related("session", "customer_auth")
     serializer_class = serializers.TestUserSerializer
     filterset_class = filtersets.TestUserFilterSet
     ordering_fields = ["label", "username", "created_at", "updated_at"]

@@ -11,7 +11,16 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.choices import CustomerAuthMode, IdentifierLocation
-from integrations.models import ApiKey, CustomerAuth, Endpoint, Environment, OAuthClient, TestUser
+from integrations.models import (
+    ApiKey,
+    AuditEvent,
+    CustomerAuth,
+    Endpoint,
+    Environment,
+    OAuthClient,
+    TestUser,
+)
+from integrations.services.identifier import effective_format
 from tests.factories import (
     make_api_key,
     make_customer_auth,
@@ -228,6 +237,22 @@ def test_a_test_user_added_after_the_endpoint_becomes_its_default(admin_client: 
     assert endpoint.default_test_user == TestUser.objects.get(label="UAT user 1")
 
 
+def test_each_endpoint_given_a_default_test_user_is_audited(
+    admin_client: Client, admin_user: Any
+) -> None:
+    auth = make_customer_auth()
+    endpoints = [make_endpoint(environment=auth.environment, customer_auth=auth) for _ in "ab"]
+    url = reverse("admin:integrations_testuser_add")
+    form = page_form(admin_client, url)
+    form.update(customer_auth=str(auth.pk), label="UAT user 1", username="alice")
+    form["password"] = "alice-password"
+
+    assert post(admin_client, url, form).status_code == 302
+    events = AuditEvent.objects.filter(object_type="integrations.endpoint")
+    audited = {(e.object_id, tuple(e.changed_fields), e.actor_id) for e in events}
+    assert audited == {(str(e.pk), ("default_test_user",), admin_user.pk) for e in endpoints}
+
+
 def test_a_test_call_without_a_test_user_says_where_to_set_one(demo_endpoint: Endpoint) -> None:
     Endpoint.objects.filter(pk=demo_endpoint.pk).update(default_test_user=None)
 
@@ -278,7 +303,9 @@ def test_a_stored_ciphertext_posted_as_a_seal_is_not_accepted(admin_client: Clie
 
     response = post(admin_client, url, form)
 
-    assert response.status_code == 200 and "This secret is required." in response.content.decode()
+    assert response.status_code == 200
+    assert "Your typed value has expired or could not be kept" in response.content.decode()
+    assert not OAuthClient.objects.filter(client_id="c").exists()
 
 
 def page_form_of(html: str) -> dict[str, str]:
@@ -356,8 +383,8 @@ def run_test_call(endpoint: Endpoint) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("location", "header", "body_field", "format_"),
     [
-        ("body", "customer-auth", "customer_ref", "{token}"),
-        ("cookie", "customer-auth", "", "{token}"),
+        ("body", "customer-auth", "customer_ref", "JWT {token}"),  # sent as the bare token
+        ("cookie", "customer-auth", "", "JWT {token}"),
         ("header", "x-customer", "", "JWT {token}"),
     ],
 )
@@ -374,6 +401,20 @@ def test_only_the_identifier_fields_of_the_chosen_location_are_kept(
     endpoint.refresh_from_db()
     stored = (endpoint.identifier_header, endpoint.identifier_body_field)
     assert (*stored, endpoint.identifier_format) == (header, body_field, format_)
+
+
+def test_an_endpoint_moved_to_the_body_and_back_to_a_header_still_sends_jwt_first(
+    admin_client: Client,
+) -> None:
+    auth = make_customer_auth()
+    endpoint = make_endpoint(environment=auth.environment, customer_auth=auth)
+    for location in ("body", "header"):
+        form = page_form(admin_client, endpoint_url(endpoint))
+        form.update(identifier_location=location, identifier_body_field="customer_ref")
+        assert post(admin_client, endpoint_url(endpoint), form).status_code == 302
+
+    endpoint.refresh_from_db()
+    assert effective_format(endpoint) == "JWT {token}"  # was "{token}": "JWT " lost
 
 
 def test_the_endpoint_page_hides_the_identifier_fields_of_other_locations(
