@@ -1,8 +1,8 @@
 """Settings for the integration portal, all read from the environment.
 
-With nothing set, the portal runs on its embedded defaults: SQLite and Celery's
-filesystem broker under var/. Set DATABASE_URL and CELERY_BROKER_URL for
-PostgreSQL and Redis. Every variable is listed in .env.example.
+With DEBUG=true and nothing else set, the portal runs on its embedded defaults:
+SQLite, Celery's filesystem broker and generated keys under var/. Set DATABASE_URL and
+CELERY_BROKER_URL for PostgreSQL and Redis. Every variable is listed in .env.example.
 """
 
 from __future__ import annotations
@@ -62,12 +62,10 @@ def generated_secret(path: Path, make: Callable[[], str]) -> str:
     return value
 
 
-# With nothing configured (no DEBUG, DATABASE_URL or key set) the portal is on its embedded
-# defaults, as under `make run`: DEBUG on, SQLite and keys in var/. So `manage.py <command>`
-# on a fresh clone works; any deployment sets at least one of these and so fails fast below.
-DEPLOYMENT_VARIABLES = ("DEBUG", "DATABASE_URL", "SECRET_KEY", "PORTAL_ENCRYPTION_KEYS")
-EMBEDDED_DEFAULTS = not any(env(name) for name in DEPLOYMENT_VARIABLES)
-DEBUG = envbool("DEBUG", "true" if EMBEDDED_DEFAULTS else "false")
+# Off unless set: a deployment whose variables failed to arrive fails fast below instead
+# of serving debug pages. `make run`, portal.devrun and a bare `manage.py` on a fresh
+# clone (see manage.py) set DEBUG=true for the embedded defaults.
+DEBUG = envbool("DEBUG")
 VAR_DIR = Path(env("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
 SECRET_KEY = env("SECRET_KEY")
@@ -82,8 +80,8 @@ if DEBUG:
     ]
 # How to get back to the embedded defaults, for whoever runs manage.py by hand.
 _EMBEDDED_HINT = (
-    "; on a developer machine set DEBUG=true (or unset DEBUG, DATABASE_URL, SECRET_KEY and "
-    "PORTAL_ENCRYPTION_KEYS) for the embedded defaults, with keys generated into var/"
+    "; on a developer machine set DEBUG=true (or run manage.py with no deployment variable "
+    "set) for the embedded defaults, with keys generated into var/"
 )
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off" + _EMBEDDED_HINT)

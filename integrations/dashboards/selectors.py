@@ -164,12 +164,21 @@ class CredentialStatus:
 
     @property
     def failing(self) -> bool:
+        """Refresh failing: TOKEN_FAILING_AFTER or more failures in a row, the definition
+        the overview's "Failing refresh" column counts."""
         return self.consecutive_failures >= settings.TOKEN_FAILING_AFTER
 
     @property
     def refresh_failed(self) -> bool:
         """The newest fetch failed: a cached token still shown is not being renewed."""
         return self.last_outcome == RefreshOutcome.FAILED
+
+    @property
+    def refresh_problem(self) -> str:
+        """What the token cell says before the expiry: one failure is not yet "failing"."""
+        if self.failing:
+            return "refresh failing"
+        return "last refresh failed" if self.refresh_failed else ""
 
 
 def environment_credentials(*, environment: Environment) -> list[CredentialStatus]:
@@ -181,6 +190,22 @@ def environment_credentials(*, environment: Environment) -> list[CredentialStatu
         _credential("oauth_client", c.client_id, _cached(c, "access_token")) for c in clients
     ]
     statuses += [_credential("test_user", u.label, _cached(u, "session")) for u in users]
+    return statuses
+
+
+def endpoint_credentials(*, endpoint: Endpoint) -> list[CredentialStatus]:
+    """The cached tokens this endpoint's probes use, as the environment page shows them.
+
+    Reads the rows ``endpoint_selectors.endpoint_detail_queryset`` joined: no query of its own.
+    """
+    statuses = []
+    if endpoint.oauth_client is not None:
+        client = endpoint.oauth_client
+        token = _cached(client, "access_token")
+        statuses.append(_credential("oauth_client", client.client_id, token))
+    if endpoint.default_test_user is not None:
+        user = endpoint.default_test_user
+        statuses.append(_credential("test_user", user.label, _cached(user, "session")))
     return statuses
 
 

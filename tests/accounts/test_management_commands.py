@@ -2,6 +2,8 @@
 
 Each case runs manage.py in a new interpreter whose environment holds only PATH and a
 temporary PORTAL_VAR_DIR (plus what the case adds): no DEBUG, DATABASE_URL or keys.
+Only manage.py with no deployment variable at all gets the embedded defaults; the
+settings themselves (as gunicorn and Celery import them) are production unless DEBUG=true.
 """
 
 from __future__ import annotations
@@ -24,10 +26,17 @@ CREATE_USER = (
 )
 
 
+EMBEDDED_NOTICE = "using the embedded defaults"
+
+
 def manage(var_dir: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    return python(var_dir, "manage.py", *args, **variables)
+
+
+def python(var_dir: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
     environ = {"PATH": os.environ.get("PATH", ""), "PORTAL_VAR_DIR": str(var_dir), **variables}
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=BASE_DIR,
         env=environ,
         capture_output=True,
@@ -49,6 +58,7 @@ def test_create_api_token_prints_a_token_on_the_embedded_defaults(tmp_path: Path
     created = manage(tmp_path, "create_api_token", "ops", "--scope", "read", "--name", "cli")
 
     token = ok(created).strip()
+    assert EMBEDDED_NOTICE in created.stderr
     assert re.fullmatch(r"\S{20,}", token), token
     prefix = re.search(r"API token (\S+) for ops \(read", created.stderr)
     assert prefix is not None, created.stderr
@@ -111,3 +121,54 @@ def test_production_keys_alone_turn_the_embedded_defaults_off(tmp_path: Path) ->
 
     assert ok(result).split() == ["False", f"['{TEST_FERNET_KEY}']"]
     assert not (tmp_path / "encryption_key").exists()
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        {"ALLOWED_HOSTS": "portal.example.com"},
+        {"CELERY_BROKER_URL": "redis://:broker-password@127.0.0.1:1/0"},
+        {"CACHE_URL": ""},
+    ],
+    ids=["allowed-hosts", "celery-broker-url", "cache-url-empty"],
+)
+def test_any_deployment_variable_alone_turns_the_embedded_defaults_off(
+    tmp_path: Path, variable: dict[str, str]
+) -> None:
+    result = manage(tmp_path, "check", **variable)
+
+    assert result.returncode != 0
+    assert EMBEDDED_NOTICE not in result.stderr
+    assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_a_deployment_variable_given_as_a_file_turns_the_embedded_defaults_off(
+    tmp_path: Path,
+) -> None:
+    url_file = tmp_path / "database_url"
+    url_file.write_text("postgres://portal:portal@127.0.0.1:1/portal")
+
+    result = manage(tmp_path, "check", DATABASE_URL_FILE=str(url_file))
+
+    assert result.returncode != 0
+    assert EMBEDDED_NOTICE not in result.stderr
+    assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "import portal.wsgi",
+        "import portal.celery; from django.conf import settings; settings.DEBUG",
+    ],
+    ids=["wsgi", "celery"],
+)
+def test_the_settings_imported_with_nothing_set_are_production_not_debug(
+    tmp_path: Path, program: str
+) -> None:
+    result = python(tmp_path, "-c", program, PYTHONPATH=str(BASE_DIR))
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+    assert not (tmp_path / "secret_key").exists()

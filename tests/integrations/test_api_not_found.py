@@ -1,5 +1,6 @@
 """Every path under /api/ answers the API's JSON error shape, DEBUG on or off; other paths
-keep Django's HTML 404 page."""
+keep Django's HTML 404 page. The one exception: a crash outside DRF's views with DEBUG on
+gets Django's debug page, since Django then never calls handler500."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.test import Client
 
 from accounts.models import TokenScope
 from accounts.tokens import api_token_create
+from integrations.api.views import CustomerViewSet
 from tests.factories import make_user
 from tests.integrations.api_world import error_of
 
@@ -99,8 +101,8 @@ def test_other_unknown_paths_keep_the_html_not_found_page(client: Client) -> Non
     assert b"Not Found" in response.content
 
 
-def test_a_crash_outside_drf_under_api_answers_the_json_server_error(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_crash_outside_drf_under_api_answers_the_json_server_error_only_with_debug_off(
+    debug: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(path: str) -> None:
         raise RuntimeError("resolver broke")
@@ -112,6 +114,28 @@ def test_a_crash_outside_drf_under_api_answers_the_json_server_error(
     response = client.post("/api/v1/customers")
 
     assert response.status_code == 500
+    if debug:
+        # Django answers with its technical 500 page and never calls handler500.
+        assert response["Content-Type"].startswith("text/html")
+        assert "resolver broke" in response.content.decode()
+        return
     error = error_of(response)
     assert error["code"] == "server_error"
     assert "resolver broke" not in response.content.decode()
+
+
+def test_a_crash_inside_a_drf_view_answers_the_json_server_error_debug_on_or_off(
+    debug: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("view broke")
+
+    monkeypatch.setattr(CustomerViewSet, "list", broken)
+    _, raw = api_token_create(user=make_user("engineer"), name="tool", scope=TokenScope.READ)
+    client = Client(raise_request_exception=False)
+
+    response = client.get("/api/v1/customers/", HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert response.status_code == 500
+    assert error_of(response)["code"] == "server_error"
+    assert "view broke" not in response.content.decode()

@@ -21,10 +21,13 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from integrations import clock
-from integrations.models import Endpoint, HourlyRollup, ProbeResult
+from integrations.models import Endpoint, HourlyRollup, ProbeCounter, ProbeResult
 from integrations.models.health import LATENCY_BUCKETS_MS
+from integrations.services import probe_runs, rollups
 from integrations.services.dispatch import health_rows_ensure, probes_claim
+from integrations.services.probe_recording import probe_outcomes_record
 from integrations.services.probe_runs import probe_batch_run
+from integrations.services.probes import ProbeOutcome
 from integrations.services.retention import probe_results_prune, rollups_reconcile
 from tests.factories import make_customer, make_endpoint, make_environment
 from tests.integrations.outbound_servers import HostileServer, Received, ok_json, respond, serving
@@ -219,13 +222,23 @@ def test_a_batch_recorded_again_after_a_lost_answer_counts_once(
     world: list[Endpoint], client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Clock(monkeypatch)
-    slots = tick()
-    once = values(scrape(client))
+    recorded: list[list[ProbeOutcome]] = []
 
-    assert probe_batch_run(slots=slots) == 0
+    def record(*, outcomes: list[ProbeOutcome]) -> int:
+        recorded.append(outcomes)
+        return probe_outcomes_record(outcomes=outcomes)
+
+    monkeypatch.setattr(probe_runs, "probe_outcomes_record", record)
+    tick()
+    once = values(scrape(client))
+    [outcomes] = recorded
+
+    # The commit landed but its answer was lost: the same outcomes are recorded again.
+    assert probe_outcomes_record(outcomes=outcomes) == 0
 
     assert values(scrape(client)) == once
     assert once[key("portal_probes_total", world[3], outcome="ok")] == 1
+    assert once[key("portal_probes_total", world[2], outcome="http_5xx")] == 1
 
 
 def test_counter_families_parse_as_counters_named_total(
@@ -241,3 +254,12 @@ def test_counter_families_parse_as_counters_named_total(
     assert outcomes >= {"ok", "http_5xx", "timeout", "connect"} and len(outcomes) == 13
     for gone in ("portal_probes_last_5m", "portal_probe_schedule_lag_avg_seconds"):
         assert gone not in families
+
+
+def test_every_column_the_counter_upsert_writes_is_a_probe_counter_field() -> None:
+    # ProbeCounter repeats HourlyRollup's additive columns by hand: a failure class added
+    # to the rollups alone would make every batch's counter upsert fail.
+    fields = {f.name for f in ProbeCounter._meta.get_fields()}
+
+    assert set(rollups.COUNTERS.columns()) <= fields
+    assert set(rollups.ROLLUPS.additive) <= fields

@@ -171,12 +171,57 @@ def test_a_credential_whose_refresh_fails_says_so_beside_its_cached_expiry(
     with pytest.raises(AuthStepFailed):
         access_token_get(oauth_client=client, force=True)
     html = viewer.get(DEMO_PAGE).content.decode()
-    row = row_of(html, "<code>demo-client</code>")
-    expiry = row.split("<td")[1]  # the cell after the name
-    assert "refresh failing" in expiry and "invalid_client" in expiry
+    expiry = credential_expiry_cell(html)
+    assert "last refresh failed" in expiry and "invalid_client" in expiry
     assert re.search(r"cached token expires in 7h 5\dm", expiry), expiry
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", expiry)  # when it last failed
     assert 'class="failing"' in html[html.index('id="credentials-table"') :].split("</tr>")[1]
+
+
+def credential_expiry_cell(html: str) -> str:
+    return row_of(html, "<code>demo-client</code>").split("<td")[1]  # the cell after the name
+
+
+def overview_cells(viewer: Client, environment_id: int) -> tuple[str, str]:
+    """The overview row's token expiry cell and its failing refresh count cell."""
+    row = row_of(viewer.get("/").content.decode(), f'id="env-{environment_id}"')
+    cells = row.split("<td")
+    return cells[8], cells[9]
+
+
+def test_refresh_failing_means_the_same_on_the_overview_and_the_environment_page(
+    demo_endpoint: Endpoint,
+    sandbox: Any,
+    viewer: Client,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.TOKEN_FAILING_AFTER = 2
+    ahead = moving_clock(monkeypatch)
+    client = demo_endpoint.oauth_client
+    assert client is not None
+    access_token_get(oauth_client=client)
+    sandbox.set_faults(reject=["client"])
+    with pytest.raises(AuthStepFailed):
+        access_token_get(oauth_client=client, force=True)
+
+    # One failure: said on the environment page, not yet counted as failing anywhere.
+    expiry = credential_expiry_cell(viewer.get(DEMO_PAGE).content.decode())
+    assert "last refresh failed" in expiry and "refresh failing" not in expiry
+    token_cell, count_cell = overview_cells(viewer, demo_endpoint.environment_id)
+    assert "refresh failing" not in token_cell
+    assert count_cell.startswith(' class="num">0</td>'), count_cell
+
+    ahead(settings.TOKEN_FAILURE_COOLDOWN_MAX_S + 1)  # past the failure's cool-down
+    with pytest.raises(AuthStepFailed):
+        access_token_get(oauth_client=client, force=True)
+
+    # TOKEN_FAILING_AFTER in a row: "refresh failing" on both pages, and counted.
+    expiry = credential_expiry_cell(viewer.get(DEMO_PAGE).content.decode())
+    assert "refresh failing" in expiry and "last refresh failed" not in expiry
+    token_cell, count_cell = overview_cells(viewer, demo_endpoint.environment_id)
+    assert "<strong>refresh failing</strong>" in token_cell
+    assert count_cell.startswith(' class="num bad">1</td>'), count_cell
 
 
 # --- 6. alert delivery off -------------------------------------------------------
