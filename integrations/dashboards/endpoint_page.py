@@ -7,7 +7,6 @@ seconds by static/portal/live.js; the latency chart and the embed snippets are n
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,16 +19,14 @@ from django.urls import reverse
 from accounts.roles import Role, role_required
 from integrations import clock
 from integrations.dashboards.badges import badge_version
-from integrations.dashboards.charts import latency_chart
 from integrations.dashboards.endpoint_selectors import (
-    endpoint_credentials,
     endpoint_detail_queryset,
     endpoint_heartbeats,
     endpoint_test_calls,
     heartbeat_summary,
 )
-from integrations.dashboards.selectors import environment_latency_series, recent_transitions
-from integrations.dashboards.views import CHART_RANGES
+from integrations.dashboards.selectors import endpoint_credentials, recent_transitions
+from integrations.dashboards.views import chart_context, health_gap, health_slow
 from integrations.models import Endpoint, EndpointHealth
 from integrations.services.probe_recording import alert_channels
 
@@ -53,7 +50,9 @@ def endpoint_page(
     context = _live_context(found, probes=probes)
     if request.GET.get("partial"):
         return TemplateResponse(request, "portal/_endpoint_live.html", context)
-    context |= _chart_context(found, requested=request.GET.get("range", ""))
+    context |= chart_context(
+        environment=found.environment, endpoint=found, requested=request.GET.get("range", "")
+    )
     context |= _embed_context(request, found)
     context |= {
         "live_query": urlencode({"partial": 1, "probes": probes}),
@@ -75,14 +74,15 @@ def _probes_wanted(raw: str | None) -> int:
 def _live_context(endpoint: Endpoint, *, probes: int) -> dict[str, Any]:
     """What the live part shows; re-read on every refresh."""
     health: EndpointHealth | None = getattr(endpoint, "health", None)  # None: never scheduled
+    env = endpoint.environment
     now = clock.now()
     beats = endpoint_heartbeats(endpoint=endpoint, limit=probes)
     return {
         "endpoint": endpoint,
-        "environment": endpoint.environment,
+        "environment": env,
         "health": health,
-        "gap": _monitoring_gap(endpoint, health, now),
-        "slow": _slow(endpoint, health),
+        "gap": health_gap(health=health, endpoint=endpoint, environment=env, now=now),
+        "slow": health_slow(health=health, environment=env),
         "now": now,
         "probes": probes,
         "beats": beats,
@@ -91,33 +91,6 @@ def _live_context(endpoint: Endpoint, *, probes: int) -> dict[str, Any]:
         "test_calls": endpoint_test_calls(endpoint=endpoint),
         "credentials": endpoint_credentials(endpoint=endpoint),
         "badge_version": badge_version(health.state, health.state_since) if health else "unknown",
-    }
-
-
-def _monitoring_gap(endpoint: Endpoint, health: EndpointHealth | None, now: datetime) -> bool:
-    """A gap only matters for an endpoint that should be probed (as the environment page)."""
-    env = endpoint.environment
-    probed = env.is_enabled and env.customer.is_active and endpoint.probe_enabled
-    return bool(probed and health and health.monitoring_gap(now))
-
-
-def _slow(endpoint: Endpoint, health: EndpointHealth | None) -> bool:
-    """The last probe took longer than the environment's latency budget (as its page says)."""
-    latency = health.last_latency_ms if health else None
-    return latency is not None and latency > endpoint.environment.latency_budget_ms
-
-
-def _chart_context(endpoint: Endpoint, *, requested: str) -> dict[str, Any]:
-    chart_range = requested if requested in CHART_RANGES else "24h"
-    until = clock.now()
-    since = until - CHART_RANGES[chart_range]
-    series = environment_latency_series(
-        environment=endpoint.environment, since=since, endpoint=endpoint
-    )
-    return {
-        "chart": latency_chart(series, since=since, until=until),
-        "chart_range": chart_range,
-        "chart_ranges": list(CHART_RANGES),
     }
 
 

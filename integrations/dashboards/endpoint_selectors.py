@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
-from integrations.dashboards.selectors import CredentialStatus, _cached, _credential
 from integrations.models import Endpoint, ProbeResult, TestCall
-from integrations.templatetags.portal import ms
+from integrations.templatetags.portal import ms, portal_time_text
 
 # A missed slot is the portal's failure to probe, not the customer's: grey, not red.
 OK, FAILED, MISSED = "ok", "failed", "missed"
@@ -46,7 +44,7 @@ class Heartbeat:
     @property
     def label(self) -> str:
         """What the block says to a pointer (title) and a screen reader (aria-label)."""
-        when = timezone.localtime(self.at).strftime("%Y-%m-%d %H:%M:%S %Z")
+        when = portal_time_text(self.at)
         if self.outcome == MISSED:
             return f"{when}: missed, not probed ({self.missed_reason.replace('_', ' ')})"
         parts = [f"{when}: {self.outcome}", ms(self.latency_ms)]
@@ -119,19 +117,3 @@ def endpoint_test_calls(*, endpoint: Endpoint, limit: int = 10) -> list[TestCall
         )
         .order_by("-created_at", "-id")[:limit]
     )
-
-
-def endpoint_credentials(*, endpoint: Endpoint) -> list[CredentialStatus]:
-    """The cached tokens this endpoint's probes use, as the environment page shows them.
-
-    Reads the rows ``endpoint_detail_queryset`` joined: no query of its own.
-    """
-    statuses = []
-    if endpoint.oauth_client is not None:
-        client = endpoint.oauth_client
-        token = _cached(client, "access_token")
-        statuses.append(_credential("oauth_client", client.client_id, token))
-    if endpoint.default_test_user is not None:
-        user = endpoint.default_test_user
-        statuses.append(_credential("test_user", user.label, _cached(user, "session")))
-    return statuses

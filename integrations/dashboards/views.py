@@ -7,7 +7,7 @@ Both refresh themselves: static/portal/live.js fetches the page's live part
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, role_required
@@ -88,23 +89,49 @@ def environment_page(request: HttpRequest, customer: str, environment: str) -> H
     context = _live_context(env)
     if request.GET.get("partial"):
         return TemplateResponse(request, "portal/_environment_live.html", context)
-    requested = request.GET.get("range", "")
-    chart_range = requested if requested in CHART_RANGES else "24h"
     chart_endpoint = next(
         (e for e in context["endpoints"] if e.slug == request.GET.get("endpoint")), None
     )
-    until = clock.now()
-    since = until - CHART_RANGES[chart_range]
-    series = environment_latency_series(environment=env, since=since, endpoint=chart_endpoint)
+    context |= chart_context(
+        environment=env, endpoint=chart_endpoint, requested=request.GET.get("range", "")
+    )
     context |= {
-        "chart": latency_chart(series, since=since, until=until),
-        "chart_range": chart_range,
-        "chart_ranges": list(CHART_RANGES),
         "chart_endpoint": chart_endpoint,
         "refresh_s": settings.PORTAL_DASHBOARD_REFRESH_S,
         "alerts_off": not alert_channels(),
     }
     return TemplateResponse(request, "portal/environment.html", context)
+
+
+def chart_context(
+    *, environment: Environment, endpoint: Endpoint | None, requested: str
+) -> dict[str, Any]:
+    """The latency chart over the ``?range=`` asked for (24 h unless a known one), of one
+    endpoint or of the whole environment: the environment and endpoint pages' chart."""
+    chart_range = requested if requested in CHART_RANGES else "24h"
+    until = clock.now()
+    since = until - CHART_RANGES[chart_range]
+    series = environment_latency_series(environment=environment, since=since, endpoint=endpoint)
+    return {
+        "chart": latency_chart(series, since=since, until=until),
+        "chart_range": chart_range,
+        "chart_ranges": list(CHART_RANGES),
+    }
+
+
+def health_slow(*, health: EndpointHealth | None, environment: Environment) -> bool:
+    """The last probe took longer than the environment's latency budget: the "slow" chip."""
+    latency = health.last_latency_ms if health else None
+    return latency is not None and latency > environment.latency_budget_ms
+
+
+def health_gap(
+    *, health: EndpointHealth | None, endpoint: Endpoint, environment: Environment, now: datetime
+) -> bool:
+    """A monitoring gap (no probe for two intervals), told only of an endpoint that should
+    be probed: a disabled one, or one of a disabled environment or customer, has none."""
+    probed = environment.is_enabled and environment.customer.is_active and endpoint.probe_enabled
+    return bool(probed and health and health.monitoring_gap(now))
 
 
 @dataclass(frozen=True)
@@ -129,13 +156,11 @@ def _live_context(env: Environment) -> dict[str, Any]:
     uptimes = endpoints_uptimes(endpoint_ids=ids)
     missed = endpoints_missed(endpoint_ids=ids)
     now = clock.now()
-    probed = env.is_enabled and env.customer.is_active
 
     def row(endpoint: Endpoint) -> EndpointRow:
         health = getattr(endpoint, "health", None)
-        gap = bool(probed and endpoint.probe_enabled and health and health.monitoring_gap(now))
-        latency = health.last_latency_ms if health else None
-        slow = latency is not None and latency > env.latency_budget_ms
+        gap = health_gap(health=health, endpoint=endpoint, environment=env, now=now)
+        slow = health_slow(health=health, environment=env)
         return EndpointRow(endpoint, health, uptimes[endpoint.pk], missed[endpoint.pk], gap, slow)
 
     rows = [row(e) for e in endpoints]
@@ -167,7 +192,8 @@ def _environment_badge_version(rows: list[EndpointRow]) -> str:
 def endpoint_probe(
     request: HttpRequest, customer: str, environment: str, endpoint: str
 ) -> HttpResponse:
-    """The 'Probe now' button: probe outside the schedule, record it, go back to the page."""
+    """The 'Probe now' button: probe outside the schedule, record it, go back to the page
+    it was pressed on (the environment's, or the endpoint's)."""
     found = get_object_or_404(
         Endpoint, environment__customer__slug=customer, environment__slug=environment, slug=endpoint
     )
@@ -177,8 +203,17 @@ def endpoint_probe(
     else:
         detail = f"{result.error_code or 'failed'} at {result.failing_step or 'endpoint'}"
         messages.error(request, f"Probed {found.name}: {detail}. {result.message}")
-    page = reverse("integrations:environment", args=[customer, environment])
-    return HttpResponseRedirect(page)
+    return HttpResponseRedirect(_back_to(request, customer, environment))
+
+
+def _back_to(request: HttpRequest, customer: str, environment: str) -> str:
+    """The page the button was on (``next``, if it is this site's), else the environment's."""
+    wanted = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return reverse("integrations:environment", args=[customer, environment])
 
 
 @require_POST

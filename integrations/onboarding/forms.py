@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 
-from integrations.admin_forms import WriteOnlySecretsForm, secret_field_names
+from integrations.admin_forms import AdminModelForm, WriteOnlySecretsForm, secret_field_names
 from integrations.choices import IdentifierLocation
 from integrations.json_limits import BoundedJSONFormField
 from integrations.models import (
@@ -30,10 +30,10 @@ SECRET_NOT_KEPT = (
 )
 
 
-class StepForm(forms.ModelForm):
+class StepForm(AdminModelForm):
     """A step's inputs, parsed. The row is validated whole by the step's service
     (Model.full_clean), which also sees the fields this form does not show; its
-    errors come back through ``errors_show``."""
+    errors come back through ``errors_show``, shown as the admin shows them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,11 +48,7 @@ class StepForm(forms.ModelForm):
 
     def errors_show(self, error: ValidationError) -> None:
         """Put a row's errors on the form; a field it does not show is named in words."""
-        for name, messages in _error_dict(error).items():
-            target = name if name in self.fields else None
-            label = "" if target or name == NON_FIELD_ERRORS else _label(self, name)
-            for message in messages:
-                self.add_error(target, f"{label}{message}")
+        self._update_errors(error)
         self.secrets_not_kept()
 
     def secrets_not_kept(self) -> None:
@@ -61,19 +57,6 @@ class StepForm(forms.ModelForm):
             typed = self.data.get(self.add_prefix(name))
             if name in self.fields and typed and name not in self.errors:
                 self.add_error(name, SECRET_NOT_KEPT)
-
-
-def _error_dict(error: ValidationError) -> dict[str, list[str]]:
-    return (
-        error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
-    )
-
-
-def _label(form: forms.ModelForm, name: str) -> str:
-    try:
-        return f"{form._meta.model._meta.get_field(name).verbose_name.capitalize()}: "
-    except FieldDoesNotExist:  # a constraint's name, not a field
-        return ""
 
 
 class CustomerForm(StepForm):

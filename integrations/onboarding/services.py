@@ -46,7 +46,7 @@ class Saved(Generic[Row]):
 def customer_save(
     *, customer: Customer | None, name: str, slug: str, actor: Any, request: HttpRequest | None
 ) -> Saved[Customer]:
-    values = {"name": name, "slug": slug or slugify(name)}
+    values = {"name": name, "slug": slug or _slug_made(Customer, name)}
     return _row_write(obj=customer or Customer(), values=values, actor=actor, request=request)
 
 
@@ -62,7 +62,12 @@ def environment_save(
     request: HttpRequest | None,
 ) -> Saved[Environment]:
     """The environment; its base URL must pass the edge's address policy (Environment.clean)."""
-    values = {"name": name, "slug": slug or slugify(name), "kind": kind, "base_url": base_url}
+    values = {
+        "name": name,
+        "slug": slug or _slug_made(Environment, name),
+        "kind": kind,
+        "base_url": base_url,
+    }
     obj = environment or Environment(customer=customer)
     return _row_write(obj=obj, values=values, actor=actor, request=request)
 
@@ -159,7 +164,7 @@ def endpoint_save(
     obj = flow.endpoint or Endpoint(environment=flow.environment)
     values = {
         "name": name,
-        "slug": obj.slug or slugify(name)[:80] or "endpoint",
+        "slug": obj.slug or _slug_made(Endpoint, name) or "endpoint",
         "method": method,
         "path": path,
         "headers_template": headers_template,
@@ -194,6 +199,14 @@ def _identifier(
     }
 
 
+def _slug_made(model: type[models.Model], name: str) -> str:
+    """The URL name made from ``name``, cut to the slug field's length: it was never typed,
+    so its length must not be an error (a typed slug is checked as typed)."""
+    field = model._meta.get_field("slug")
+    assert isinstance(field, models.SlugField)
+    return slugify(name)[: field.max_length].strip("-")
+
+
 def _slug_check(endpoint: Endpoint, slug: str) -> None:
     # The slug is made from the name here, so its clash is the name's to tell.
     taken = Endpoint.objects.filter(environment=endpoint.environment_id, slug=slug)
@@ -220,9 +233,7 @@ def _row_write(
     changed = [name for name, value in values.items() if created or getattr(obj, name) != value]
     if not changed:
         return Saved(obj)
-    for name, value in values.items():
-        setattr(obj, name, value)
-    obj.full_clean()
+    _values_validate(obj, values)
     with transaction.atomic():
         before = {} if created or isinstance(obj, Endpoint) else destinations_snapshot(obj=obj)
         obj.save()
@@ -242,3 +253,20 @@ def _row_write(
         return Saved(obj)
     obj.refresh_from_db()  # the secrets it cleared must not be sent from memory
     return Saved(obj, outcome.message)
+
+
+def _values_validate(obj: models.Model, values: dict[str, Any]) -> None:
+    """Set ``values`` and validate the row; refused, the row gets its old values back.
+
+    The flow's pages keep using the row they passed in (its slugs make every link), so
+    a refused value must not stay on it.
+    """
+    before = {name: getattr(obj, name) for name in values}
+    for name, value in values.items():
+        setattr(obj, name, value)
+    try:
+        obj.full_clean()
+    except ValidationError:
+        for name, value in before.items():
+            setattr(obj, name, value)
+        raise

@@ -8,6 +8,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from integrations.choices import RefreshOutcome
 from integrations.models import (
     ApiKey,
     Customer,
@@ -15,6 +16,7 @@ from integrations.models import (
     Endpoint,
     Environment,
     OAuthClient,
+    TestCall,
     TestUser,
 )
 
@@ -107,10 +109,26 @@ class Flow:
     endpoint: Endpoint | None = None
 
     def done(self, key: str) -> bool:
-        """Whether the step has its row (the first call: the endpoint was called)."""
+        """Whether the step is through: its row saved, and the customer did not refuse it
+        (the first call: a call of the endpoint passed)."""
         if key == "first_call":
-            return self.endpoint is not None and self.endpoint.test_calls.exists()
-        return getattr(self, key) is not None
+            return self.endpoint is not None and self.endpoint.test_calls.filter(ok=True).exists()
+        return getattr(self, key) is not None and not self.refused(key)
+
+    def refused(self, key: str) -> bool:
+        """Whether the customer refused the step's saved row when last asked: the OAuth
+        client's token fetch, or the test user's login, failed."""
+        if key not in REFUSABLE or getattr(self, key) is None:
+            return False
+        token = getattr(getattr(self, key), REFUSABLE[key], None)  # None: no cached row
+        return token is not None and token.last_outcome == RefreshOutcome.FAILED
+
+    def last_call(self) -> TestCall | None:
+        return self.endpoint.test_calls.order_by("-pk").first() if self.endpoint else None
+
+
+# The steps checked against the customer when saved, and the cached token each check writes.
+REFUSABLE = {"oauth_client": "access_token", "test_user": "session"}
 
 
 def flow_load(*, customer: str, environment: str | None = None) -> Flow:

@@ -9,6 +9,7 @@ ENV = "<slug:customer>/<slug:environment>"
 urlpatterns = [
     path("", views.start_page, name="onboarding-start"),
     path("<slug:customer>/", views.customer_step, name="onboarding-customer"),
+    path("<slug:customer>/resume/", views.resume_page, name="onboarding-resume"),
     path(
         "<slug:customer>/environment/",
         views.environment_step,

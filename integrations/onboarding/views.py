@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Role, role_required
 from integrations.models import (
@@ -32,6 +32,7 @@ from integrations.onboarding.forms import (
     TestUserForm,
 )
 from integrations.onboarding.steps import (
+    REFUSABLE,
     STEP,
     Flow,
     Step,
@@ -56,9 +57,16 @@ def start_page(request: HttpRequest) -> HttpResponse:
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and (saved := _saved(request, form, _customer_save(request))):
         return HttpResponseRedirect(step_url(STEP["environment"], Flow(customer=saved.row)))
-    customers = Customer.objects.order_by("-created_at")[:RESUMABLE]
-    resumable = [(c, resume_url(_flow(c.slug, _first_env_slug(c.slug)))) for c in customers]
+    # Each links to resume_page: where a flow goes on is read for the one clicked only.
+    resumable = Customer.objects.order_by("-created_at")[:RESUMABLE]
     return _render(request, Flow(customer=Customer()), STEP["customer"], form, resumable=resumable)
+
+
+@engineer_page
+@require_GET
+def resume_page(request: HttpRequest, customer: str) -> HttpResponse:
+    """The start page's "Continue": the customer's first step without a row."""
+    return HttpResponseRedirect(resume_url(_flow(customer, _first_env_slug(customer))))
 
 
 @engineer_page
@@ -213,7 +221,7 @@ def first_call_step(request: HttpRequest, customer: str, environment: str) -> Ht
         return HttpResponseRedirect(step_url(STEP["first_call"], flow))
     assert flow.environment is not None
     latest = {
-        "test_call": flow.endpoint.test_calls.order_by("-pk").first(),
+        "test_call": flow.last_call(),
         "report": flow.environment.readiness_reports.order_by("-pk").first(),
     }
     return _render(request, flow, STEP["first_call"], None, **latest)
@@ -221,8 +229,16 @@ def first_call_step(request: HttpRequest, customer: str, environment: str) -> Ht
 
 @engineer_page
 def done_page(request: HttpRequest, customer: str, environment: str) -> HttpResponse:
+    """What the flow set up, told as it is: a refused credential or a failing call says so."""
     flow = _flow(customer, environment)
-    context = {"flow": flow, "steps": steps_nav(flow, None)}
+    refused = {key: flow.refused(key) for key in REFUSABLE}
+    context = {
+        "flow": flow,
+        "steps": steps_nav(flow, None),
+        "refused": refused,
+        "test_call": flow.last_call(),
+        "set_up": flow.done("first_call") and not any(refused.values()),
+    }
     return TemplateResponse(request, "portal/onboarding/done.html", context)
 
 
@@ -319,7 +335,8 @@ def _render(
         "form": form,
         "steps": steps_nav(flow, step),
         "back": back_url(flow, step),
-        "has_row": flow.customer.pk is not None and flow.done(step.key),
+        # The row is saved (refused or not): submitting again edits it, no skip is offered.
+        "has_row": flow.customer.pk is not None and getattr(flow, step.key, None) is not None,
         **extra,
     }
     return TemplateResponse(request, f"portal/onboarding/{template}.html", context)

@@ -90,27 +90,16 @@ def ms_bound(value: Any) -> str:
 
 
 @register.filter
-def over_budget(latency_ms: Any, budget_ms: Any) -> bool:
-    """Whether a latency (a probe's, or a percentile's bound) is over the latency budget."""
-    if _missing(latency_ms) or _missing(budget_ms):
-        return False
-    return bool(latency_ms > budget_ms)
-
-
-@register.filter
 def portal_time(moment: datetime | None, ago: str = "") -> SafeString | str:
     """The one way pages show a moment: "2026-12-02 21:44:13 UTC" in settings.TIME_ZONE,
     in a <time> element with the ISO value; ``portal_time:"ago"`` adds "(5 minutes ago)".
     """
     if _missing(moment) or moment is None:
         return "—"
-    if timezone.is_naive(moment):  # stored times are aware; a naive one is in TIME_ZONE
-        moment = timezone.make_aware(moment)
-    local = timezone.localtime(moment, timezone.get_default_timezone())
-    text = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}"
+    local, text = _local(moment), portal_time_text(moment)
     if not ago:
         return format_html('<time datetime="{}">{}</time>', local.isoformat(), text)
-    seconds = int((clock.now() - moment).total_seconds())
+    seconds = int((clock.now() - local).total_seconds())
     relative = f"{_duration(seconds)} ago" if seconds >= 0 else f"in {_duration(-seconds)}"
     return format_html(
         '<time datetime="{}">{}</time> <span class="ago">({})</span>',
@@ -118,6 +107,19 @@ def portal_time(moment: datetime | None, ago: str = "") -> SafeString | str:
         text,
         relative,
     )
+
+
+def portal_time_text(moment: datetime) -> str:
+    """A moment as every page words it, without markup: "2026-12-02 21:44:13 UTC", in
+    settings.TIME_ZONE (for a title or an aria-label, where no <time> element can go)."""
+    local = _local(moment)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}"
+
+
+def _local(moment: datetime) -> datetime:
+    if timezone.is_naive(moment):  # stored times are aware; a naive one is in TIME_ZONE
+        moment = timezone.make_aware(moment)
+    return timezone.localtime(moment, timezone.get_default_timezone())
 
 
 @register.filter

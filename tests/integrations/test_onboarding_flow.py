@@ -13,7 +13,9 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from integrations.choices import AuditAction, IdentifierLocation
 from integrations.models import (
@@ -28,7 +30,7 @@ from integrations.models import (
 from sandbox import server as sandbox_server_module
 from sandbox.messages import Request
 from sandbox.routes import dispatch
-from tests.factories import make_user
+from tests.factories import make_customer, make_environment, make_oauth_client, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -150,8 +152,9 @@ def onboard(
     slug: str = "acme",
     username: str = "alice",
     password: str = "alice-password",
+    first_call: bool = True,
 ) -> Environment:
-    """Every step with the sandbox's credentials, up to a first test call."""
+    """Every step with the sandbox's credentials, up to a first test call (or its page)."""
     walk.open(START)
     walk.submit({"name": customer, "slug": slug})
     walk.submit({"name": "UAT", "kind": "uat", "base_url": base_url})
@@ -164,7 +167,8 @@ def onboard(
     )
     walk.submit({"value": "demo-api-key"})
     walk.submit({})  # the endpoint as pre-filled: the guide's getprofile
-    walk.submit({})  # run the first test call
+    if first_call:
+        walk.submit({})  # run the first test call
     return Environment.objects.get(customer__slug=slug, slug="uat")
 
 
@@ -245,6 +249,64 @@ def test_the_done_page_links_the_environment_dashboard(walk: Walk, sandbox: Any)
     assert "Get profile: POST /account/getprofile" in summary and "probed every 60 s" in summary
 
 
+def step_nav(page: str) -> dict[str, tuple[str, bool]]:
+    """Each step of the progress list: (its link, or "" when none; whether it is ticked)."""
+    start = page.index('class="onboarding-steps"')
+    nav = page[start : page.index("</nav>", start)]
+    steps = {}
+    for item in re.findall(r"<li[^>]*>(.*?)</li>", nav, re.S):
+        title = re.sub(r"^\d+\. ", "", text(item).replace("✓", "").strip())
+        link = re.search(r'href="([^"]+)"', item)
+        steps[title] = (link.group(1) if link else "", "✓" in item)
+    return steps
+
+
+def cell(page: str, id_: str) -> str:
+    """The text of the table cell with id ``id_``."""
+    start = page.index(f'id="{id_}">') + len(f'id="{id_}">')
+    return text(page[start : page.index("</td>", start)])
+
+
+def test_a_failing_first_call_leaves_the_flow_not_set_up_and_says_fail(
+    walk: Walk, sandbox: Any
+) -> None:
+    env = onboard(walk, sandbox.url, first_call=False)
+    sandbox.set_faults(error_rate=1.0, error_status=503)
+    walk.submit({})  # the first call: the customer's API answers 503
+    assert "FAIL · HTTP 503" in text(walk.pages[-1])
+
+    done = walk.open(f"/onboarding/acme/{env.slug}/done/")
+    assert "Acme Bank / UAT is not set up yet" in text(done) and "is set up" not in text(done)
+    assert step_nav(done)["First call"][1] is False and step_nav(done)["Endpoint"][1] is True
+    last_call = cell(done, "summary-test_call")
+    assert last_call.startswith("FAIL · HTTP 503")
+
+    sandbox.set_faults(error_rate=0.0)
+    walk.open(f"/onboarding/acme/{env.slug}/first-call/")
+    walk.submit({})
+    done = walk.open(f"/onboarding/acme/{env.slug}/done/")
+    assert "Acme Bank / UAT is set up" in text(done) and step_nav(done)["First call"][1]
+    assert cell(done, "summary-test_call").startswith("PASS · HTTP 200")
+
+
+def test_an_oauth_client_the_customer_refused_is_not_ticked_done(walk: Walk, sandbox: Any) -> None:
+    env = onboard(walk, sandbox.url)
+    walk.open(f"/onboarding/acme/{env.slug}/oauth-client/")
+    assert "invalid_client" in text(walk.submit({"client_secret": "wrong-client-secret"}))
+
+    done = walk.open(f"/onboarding/acme/{env.slug}/done/")
+    assert step_nav(done)["OAuth client"] == (f"/onboarding/acme/{env.slug}/oauth-client/", False)
+    assert step_nav(done)["First call"][1] is True  # the call passed, before the new secret
+    refused = cell(done, "summary-oauth_client")
+    assert refused == "demo-client refused by the customer"
+    assert "is not set up yet" in text(done) and "The customer refused a credential" in text(done)
+    assert "wrong-client-secret" not in done
+    start = walk.open(START)
+    assert 'href="/onboarding/acme/resume/">Continue' in start
+    resumed = walk.client.get("/onboarding/acme/resume/")
+    assert resumed["Location"] == f"/onboarding/acme/{env.slug}/oauth-client/"
+
+
 def test_every_row_the_flow_writes_is_audited_with_its_engineer(walk: Walk, sandbox: Any) -> None:
     env = onboard(walk, sandbox.url)
     created = AuditEvent.objects.filter(action=AuditAction.CREATE, actor__isnull=False)
@@ -311,6 +373,50 @@ def test_a_base_url_on_a_blocked_address_is_refused_at_the_environment_step(
     field_errors = text(page[page.index('id="field-base_url"') :].split("</ul>")[0])
     assert why in field_errors and "customer APIs must be public" in field_errors
     assert not Environment.objects.exists()
+
+
+@pytest.mark.parametrize("step", ["customer", "environment"])
+def test_a_refused_slug_change_keeps_every_link_on_the_flows_own_customer(
+    walk: Walk, sandbox: Any, step: str
+) -> None:
+    _to_oauth_step(walk, sandbox.url)
+    make_environment(customer=make_customer(name="Bravo Bank", slug="bravo"), slug="uat")
+    walk.open(START)
+    walk.open("/onboarding/acme/environment/")
+    walk.submit({"name": "Production", "slug": "prod", "base_url": sandbox.url})
+    url = "/onboarding/acme/" if step == "customer" else "/onboarding/acme/uat/environment/"
+    taken = "bravo" if step == "customer" else "prod"
+
+    walk.open(url)
+    page = walk.submit({"slug": taken})
+    assert walk.url == url and "already exists" in errors(page)
+    links = [link for link in re.findall(r'href="(/onboarding/[^"]*)"', page) if link != START]
+    own = "/onboarding/acme/uat/"  # the flow's customer and environment, as before the submit
+    assert len(links) >= 7
+    assert all(link == "/onboarding/acme/" or link.startswith(own) for link in links), links
+    assert Customer.objects.get(name="Acme Bank").slug == "acme"
+
+
+@pytest.mark.parametrize(
+    ("name_typed", "slug_made"),
+    [
+        ("customer", "-".join(["acme"] * 16)),  # "acme-" * 16 is 80 long: its "-" is dropped
+        ("environment", "-".join(["staging"] * 10)),
+    ],
+)
+def test_a_slug_made_from_a_long_name_is_cut_to_fit(
+    walk: Walk, sandbox: Any, name_typed: str, slug_made: str
+) -> None:
+    walk.open(START)
+    customer = "Acme " * 30 if name_typed == "customer" else "Acme Bank"
+    walk.submit({"name": customer, "slug": ""})
+    customer_slug = Customer.objects.get().slug
+    environment = "Staging " * 12 if name_typed == "environment" else "UAT"
+    walk.submit({"name": environment, "slug": "", "base_url": sandbox.url})
+
+    assert walk.url.endswith("/oauth-client/"), errors(walk.pages[-1])
+    made = customer_slug if name_typed == "customer" else Environment.objects.get().slug
+    assert made == slug_made and len(made) == 79
 
 
 def test_a_wrong_test_user_password_shows_the_customers_answer(walk: Walk, sandbox: Any) -> None:
@@ -386,7 +492,10 @@ def test_a_flow_left_half_way_is_resumed_where_it_stopped(
     walk.submit({"client_id": "demo-client", "client_secret": "demo-client-secret"})
 
     start = walk.open(START)
-    assert 'href="/onboarding/acme/uat/customer-auth/">Continue' in start
+    assert 'href="/onboarding/acme/resume/">Continue' in start
+    resumed = engineer.get("/onboarding/acme/resume/")
+    assert resumed.status_code == 302
+    assert resumed["Location"] == "/onboarding/acme/uat/customer-auth/"
     oauth = walk.open("/onboarding/acme/uat/oauth-client/")  # back to a saved step
     assert prefilled(oauth)["client_id"] == "demo-client"
     assert "Currently set · fingerprint" in text(oauth) and "demo-client-secret" not in oauth
@@ -395,6 +504,24 @@ def test_a_flow_left_half_way_is_resumed_where_it_stopped(
     assert Environment.objects.get().oauth_clients.get().client_secret.reveal() == (
         "demo-client-secret"
     )
+
+
+def test_the_start_page_costs_as_many_queries_for_twenty_customers_as_for_one(
+    engineer: Client, django_assert_max_num_queries: Any
+) -> None:
+    def customer_half_onboarded() -> None:
+        make_oauth_client(environment=make_environment(customer=make_customer()))
+
+    customer_half_onboarded()
+    engineer.get(START)  # the session and role are read once per request anyway
+    with CaptureQueriesContext(connection) as one:
+        engineer.get(START)
+    for _ in range(19):
+        customer_half_onboarded()
+
+    with django_assert_max_num_queries(len(one)):
+        page = engineer.get(START).content.decode()
+    assert page.count(">Continue</a>") == 20
 
 
 def test_a_new_base_url_given_on_going_back_clears_the_secrets_stored_for_the_old_host(

@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from integrations import clock
 from integrations.choices import MissedReason
@@ -25,6 +24,7 @@ from integrations.services.demo import DEMO_API_KEY, DEMO_CLIENT_SECRET, DEMO_US
 from integrations.services.probe_recording import MissedSlot, missed_slots_record
 from integrations.services.probe_runs import endpoint_probe_now
 from integrations.services.test_calls import test_call_run
+from integrations.templatetags.portal import portal_time_text
 from tests.factories import (
     make_customer,
     make_endpoint,
@@ -93,7 +93,8 @@ def beats(html: str) -> list[tuple[str, str]]:
 
 
 def shown_at(result: ProbeResult) -> str:
-    return timezone.localtime(result.started_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+    """The result's moment as the page words every moment (a literal is checked below)."""
+    return portal_time_text(result.started_at)
 
 
 def stored(endpoint: Endpoint) -> list[ProbeResult]:
@@ -120,6 +121,23 @@ def test_a_healthy_endpoint_shows_its_probes_oldest_first_as_they_were_stored(
     assert 'href="/customers/demo-bank/uat/"' in html  # the environment it belongs to
     assert 'href="/?customer=demo-bank"' in html
     assert "Last probe: <time" in html and "monitoring gap" not in html
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "shown"),
+    [("UTC", "2026-12-02 21:44:13 UTC"), ("Europe/Paris", "2026-12-02 22:44:13 CET")],
+)
+def test_a_heartbeat_block_tells_its_moment_in_the_portals_time_zone(
+    world: World, viewer: Client, settings: Any, time_zone: str, shown: str
+) -> None:
+    settings.TIME_ZONE = time_zone
+    probes(world, world.demo, 1)
+    moment = datetime(2026, 12, 2, 21, 44, 13, tzinfo=UTC)
+    ProbeResult.objects.filter(endpoint=world.demo).update(started_at=moment)
+    html = viewer.get(page_url(world.demo)).content.decode()
+
+    [(_, title)] = beats(html)
+    assert title.startswith(f"{shown}: ok · ")
 
 
 def test_a_down_endpoint_shows_red_blocks_with_their_errors_and_the_transitions(
@@ -304,6 +322,32 @@ def test_an_engineer_probes_from_the_page_and_staff_reach_the_admin_pages(
     assert [o for o, _ in beats(after)] == ["ok"]
 
 
+def test_probe_now_on_the_endpoint_page_comes_back_to_the_endpoint_page(
+    world: World, client: Client
+) -> None:
+    client.force_login(make_user("engineer"))
+    page = page_url(world.demo)
+    html = client.get(page).content.decode()
+    form = html[html.index('action="/customers/demo-bank/uat/endpoints/getprofile/probe/"') :]
+    next_input = re.search(r'<input type="hidden" name="next" value="([^"]*)">', form)
+    assert next_input is not None and next_input.group(1) == page
+
+    response = client.post(f"{page}probe/", {"next": next_input.group(1)})
+    assert response.status_code == 302 and response["Location"] == page
+    assert [o for o, _ in beats(client.get(page).content.decode())] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "elsewhere", ["https://evil.example/", "//evil.example/customers/", "javascript:alert(1)"]
+)
+def test_probe_now_never_sends_the_browser_off_the_site(
+    world: World, client: Client, elsewhere: str
+) -> None:
+    client.force_login(make_user("engineer"))
+    response = client.post(f"{page_url(world.demo)}probe/", {"next": elsewhere})
+    assert response.status_code == 302 and response["Location"] == "/customers/demo-bank/uat/"
+
+
 def test_the_environment_page_links_each_endpoint_to_its_page(world: World, viewer: Client) -> None:
     html = viewer.get("/customers/demo-bank/uat/?partial=1").content.decode()
     assert '<a href="/customers/demo-bank/uat/endpoints/getprofile/">Get profile</a>' in html
@@ -352,7 +396,7 @@ def test_a_failing_token_refresh_is_said_before_any_expiry(world: World, viewer:
     assert endpoint_probe_now(endpoint=twin).failing_step == "oauth_token"
     html = viewer.get(page_url(twin, partial=1)).content.decode()
     tokens = html[html.index('id="credentials-table"') :]
-    assert "refresh failing" in tokens[: tokens.index("</table>")]
+    assert "last refresh failed" in tokens[: tokens.index("</table>")]
     assert "wrong-secret-77" not in html
 
 
