@@ -70,4 +70,6 @@ class TokenResponseError(PortalError):
         super().__init__(message, code=code)
         self.field = field
         # The answer it was read from, set by the fetch: a test call shows it (redacted).
+        # Any token read before the error is marked on it (Exchange.sensitive_values),
+        # so its redaction hides that token whatever the field is called.
         self.exchange: Any = None

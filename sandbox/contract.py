@@ -167,6 +167,9 @@ def token_payload(token: str, client_id: str, faults: Faults) -> dict[str, objec
     payload = token_payload_shaped(token, client_id, faults)
     if faults.omit_expires_in:
         del payload["expires_in"]
+    if faults.token_field:
+        payload[faults.token_field] = payload.pop("access_token")
+    payload["token_type"] = faults.token_type
     return payload
 
 

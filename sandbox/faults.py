@@ -14,6 +14,8 @@ the API would. *Body* faults (``endless_body``, ``oversized_body_bytes``, ``malf
 *Contract* faults (``jwt_pii``, ``identity_per_login``, ``shared_identity``, ``jwt_alg_none``,
 ``omit_expires_in``, ``jwt_exp_skew_s``, ``accept_missing``, ``token_endpoint_lenient``) break
 one requirement of the guide each, so the portal's readiness report can be shown failing.
+``token_field`` and ``token_type`` reshape the token answer (an opaque token under another
+name, a non-Bearer type) to show what the portal reveals of an answer it refuses.
 *Customer shape* knobs (``session_cookie``, ``login_html``) make cookie mode look like a web
 login that differs from the guide: a random session id, an HTML answer with the cookie.
 """
@@ -21,6 +23,7 @@ login that differs from the guide: a random session id, an HTML answer with the 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +128,22 @@ def optional_url(value: object) -> str | None:
     return value
 
 
+def optional_field_name(value: object) -> str | None:
+    """Accept ``null`` (knob off) or a JSON field name: letters, digits, ``_`` and ``-``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise ValueError("must be null or a field name of letters, digits, _ and -")
+    return value
+
+
+def token_type_name(value: object) -> str:
+    """Accept a token type word such as ``Bearer`` or ``mac``."""
+    if not isinstance(value, str) or not value.isalnum():
+        raise ValueError("must be a word of letters and digits")
+    return value
+
+
 def names_from(*allowed: str) -> Parser:
     """Build a parser accepting a list of names drawn from ``allowed`` (duplicates dropped)."""
 
@@ -162,6 +181,14 @@ class Faults:
     token_response_style: str = field(
         default="guide",
         metadata=knob(choice(*TOKEN_RESPONSE_STYLES), "guide: strings; rfc: integer expires_in"),
+    )
+    token_field: str | None = field(
+        default=None,
+        metadata=knob(optional_field_name, "token answers carry the token under this name"),
+    )
+    token_type: str = field(
+        default="Bearer",
+        metadata=knob(token_type_name, "the token_type of token answers (mac: not Bearer)"),
     )
     auth_mode: str = field(
         default="token", metadata=knob(choice(*AUTH_MODES), "token: JWT; cookie: session cookie")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as jsonlib
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -89,6 +89,8 @@ class Exchange:
 
     ``status`` is None when the call failed before a response arrived (the record
     is then attached to the error). Store it with ``redacted()``, never as is.
+    ``sensitive_values`` are secrets read from the answer itself (a token under a field
+    of any name): ``redacted()`` always hides them, whatever secrets the caller passes.
     """
 
     request: SentRequest
@@ -102,9 +104,14 @@ class Exchange:
     ttfb_ms: float | None = None
     peer_ip: str = ""
     sensitive_headers: frozenset[str] = frozenset()
+    sensitive_values: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
+
+    def with_sensitive_values(self, *values: str) -> Exchange:
+        """This exchange, its redaction also hiding ``values`` (secrets read from it)."""
+        return replace(self, sensitive_values=(*self.sensitive_values, *values))
 
     @property
     def content_type(self) -> str:

@@ -271,9 +271,35 @@ def _redact_sent(
     }
 
 
+class _BothMatchers(SecretMatcher):
+    """A caller's matcher (compiled once for many texts) and an exchange's own secrets."""
+
+    def __init__(self, *matchers: SecretMatcher) -> None:
+        super().__init__()
+        self._matchers = [matcher for matcher in matchers if matcher]
+
+    def __bool__(self) -> bool:
+        return bool(self._matchers)
+
+    def hide(self, text: str, marker: str) -> str:
+        for matcher in self._matchers:
+            text = matcher.hide(text, marker)
+        return text
+
+
+def _exchange_matcher(exchange: Exchange, secrets: Secrets) -> SecretMatcher:
+    """The caller's secrets plus those read from the exchange (a token the fetch kept)."""
+    if not exchange.sensitive_values:
+        return secret_matcher(secrets)
+    if isinstance(secrets, SecretMatcher):
+        return _BothMatchers(secrets, SecretMatcher(exchange.sensitive_values))
+    return SecretMatcher([*secrets, *exchange.sensitive_values])
+
+
 def redact_exchange(exchange: Exchange, *, secrets: Secrets = ()) -> dict[str, Any]:
-    """The whole exchange as a JSON-able dict with every secret hidden."""
-    secrets = secret_matcher(secrets)  # every spelling compiled once for the whole exchange
+    """The whole exchange as a JSON-able dict with every secret hidden, those the exchange
+    carries as ``sensitive_values`` included."""
+    secrets = _exchange_matcher(exchange, secrets)  # every spelling compiled once
     sensitive = exchange.sensitive_headers
     response = None
     if exchange.status is not None:

@@ -3,7 +3,8 @@
 A call takes the endpoint's sample values first, then the caller's (as
 ``calls.call_prepare`` merges them). A variable with neither, or with an empty value,
 is unset: the test call form and the API refuse it naming it, and the curl export
-writes it as ``${NAME:?set NAME}``, never as an empty string sent to the customer.
+writes it as ``${VAR_NAME:?set VAR_NAME}``; ``calls.call_prepare`` refuses it too, for
+callers without a form (probes, onboarding's first call). Never is an empty string sent.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def call_variables_missing(*, endpoint: Endpoint, given: Mapping[str, Any]) -> l
 
 def missing_variables_message(missing: list[VariableUse]) -> str:
     """One sentence naming each unset variable and where the endpoint uses it."""
-    named = "; ".join(f"{use.name} (used in {use.where})" for use in missing)
+    named = "; ".join(f"'{use.name}' (used in {use.where})" for use in missing)
     return f"Set a value for {named}: it has no sample value, and an empty one is not sent."
 
 

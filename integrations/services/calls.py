@@ -14,9 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integrations.choices import IdentifierLocation
-from integrations.errors import ConfigurationError, PortalError
+from integrations.errors import ConfigurationError, PortalError, TemplateError
 from integrations.models import Endpoint, TestUser
 from integrations.outbound import Exchange, MalformedResponse, OutboundError, OutboundRequest, send
+from integrations.services.call_variables import (
+    call_variables_merge,
+    call_variables_missing,
+    missing_variables_message,
+)
 from integrations.services.exchanges import header_values, http_error
 from integrations.services.identifier import identifier_secrets, identifier_value
 from integrations.services.templates import render_text, render_value, template_secrets
@@ -106,9 +111,10 @@ def call_prepare(
     result = CallResult(ok=False, status=None, duration_ms=0.0, steps=[])
     result.secrets = endpoint_secrets(endpoint=endpoint, test_user=test_user)
     # The endpoint's sample values fill what the caller leaves out (probes pass none).
-    values = {**(endpoint.sample_variables or {}), **(variables or {})}
+    values = call_variables_merge(endpoint=endpoint, given=variables or {})
     call = PendingCall(endpoint, None, values, result, time.monotonic())
     try:
+        _require_variables(endpoint, variables or {})
         call.user = _pick_user(endpoint, test_user)
         call.tokens = _authenticate(endpoint, call.user, result)
         result.request = prepare_request(
@@ -124,6 +130,13 @@ def call_prepare(
         variables=call.variables,
     )
     return call
+
+
+def _require_variables(endpoint: Endpoint, given: Mapping[str, str]) -> None:
+    """Refuse, before anything is sent, a call whose templates lack a value: an empty
+    string sent to the customer would look like a real call that found nothing."""
+    if missing := call_variables_missing(endpoint=endpoint, given=given):
+        raise TemplateError(missing_variables_message(missing))
 
 
 def call_send(*, call: PendingCall) -> Exchange | OutboundError | None:
@@ -266,9 +279,17 @@ def refused_credentials(exchange: Exchange) -> set[str]:
 
 
 def prepare_request(
-    *, endpoint: Endpoint, tokens: Any, variables: Mapping[str, str]
+    *,
+    endpoint: Endpoint,
+    tokens: Any,
+    variables: Mapping[str, str],
+    identifier: str | None = None,
 ) -> PreparedRequest:
-    """Render the templates and attach each credential the endpoint uses."""
+    """Render the templates and attach each credential the endpoint uses.
+
+    ``identifier`` replaces the customer identifier built from ``tokens.session`` (the
+    curl export passes shell expansions); it goes where the endpoint sends it either way.
+    """
     env = endpoint.environment
     url = env.absolute_url(render_text(endpoint.path, variables, quote_values=True))
     headers = {k: render_text(v, variables) for k, v in endpoint.headers_template.items()}
@@ -277,8 +298,19 @@ def prepare_request(
     if tokens.bearer is not None:
         headers["Authorization"] = f"Bearer {tokens.bearer.value}"
         kinds["Authorization"] = "bearer"
-    if tokens.session is not None:
-        body = _attach_identifier(endpoint, tokens.session, headers, body, kinds)
+    cookie_name = ""
+    if tokens.session is not None and endpoint.identifier_location != IdentifierLocation.NONE:
+        identifier = identifier_value(endpoint=endpoint, token=tokens.session.value)
+        cookie_name = tokens.session.cookie_name
+    if identifier is not None:
+        body = identifier_attach(
+            endpoint=endpoint,
+            identifier=identifier,
+            cookie_name=cookie_name,
+            headers=headers,
+            body=body,
+            kinds=kinds,
+        )
     if endpoint.api_key is not None:
         if endpoint.api_key.value is None:
             raise ConfigurationError(f"API key {endpoint.api_key.name} has no value set.")
@@ -290,25 +322,27 @@ def prepare_request(
     return PreparedRequest(endpoint.method, url, headers, raw, body, kinds)
 
 
-def _attach_identifier(
+def identifier_attach(
+    *,
     endpoint: Endpoint,
-    session: IssuedToken,
+    identifier: str,
+    cookie_name: str,
     headers: dict[str, str],
     body: Any,
     kinds: dict[str, str],
 ) -> Any:
+    """Put ``identifier`` where the endpoint sends it; returns the body (changed if there).
+
+    One function for the portal's calls and the curl export, so both send it alike.
+    """
     location = endpoint.identifier_location
-    if location == IdentifierLocation.NONE:
-        return body
-    value = identifier_value(endpoint=endpoint, token=session.value)
     if location == IdentifierLocation.HEADER:
-        headers[endpoint.identifier_header] = value
+        headers[endpoint.identifier_header] = identifier
         kinds[endpoint.identifier_header] = "customer"
     elif location == IdentifierLocation.COOKIE:
-        name = session.cookie_name or (
-            endpoint.customer_auth.cookie_name if endpoint.customer_auth else "session"
-        )
-        headers["Cookie"] = f"{name}={value}"
+        auth = endpoint.customer_auth
+        name = cookie_name or (auth.cookie_name if auth else "") or "session"
+        headers["Cookie"] = f"{name}={identifier}"
         kinds["Cookie"] = "customer_cookie"
     elif location == IdentifierLocation.BODY:
         if body is None:
@@ -317,7 +351,7 @@ def _attach_identifier(
             raise ConfigurationError(
                 "The identifier goes in the body, but the body is not an object."
             )
-        body = {**body, endpoint.identifier_body_field: value}
+        body = {**body, endpoint.identifier_body_field: identifier}
     return body
 
 

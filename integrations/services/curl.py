@@ -9,7 +9,7 @@ field named like one is written as [REDACTED].
 
 It is built from the endpoint's configuration and the call's variables, not from a
 request that was sent, so it exists when an auth step failed too. A template variable
-without a value becomes ``${ORDER_ID:?set ORDER_ID}``: the script stops, naming it,
+without a value becomes ``${VAR_ORDER_ID:?set VAR_ORDER_ID}``: the script stops, naming it,
 before any request. A ``{claims.<name>}`` identifier format reads the claim from
 $CUSTOMER_JWT in the script.
 """
@@ -30,9 +30,10 @@ from integrations.errors import PortalError
 from integrations.models import Endpoint, TestUser
 from integrations.outbound.redaction import (
     AUTH_SCHEMES,
+    MARKER,
     Secrets,
     is_credential_header,
-    redact_body,
+    is_sensitive_key,
     redact_text,
     redact_url,
     secret_matcher,
@@ -57,7 +58,6 @@ VARIABLE_FOR_KIND = {
     "customer_cookie": "CUSTOMER_COOKIE",
     "api_key": "API_KEY",
 }
-_RESERVED = {"CLIENT_SECRET", "TEST_USER_PASSWORD", *VARIABLE_FOR_KIND.values()}
 UNSET = re.compile(r"\$\{([A-Z_][A-Z0-9_]*):\?set \1\}")
 
 
@@ -68,29 +68,57 @@ def dq(text: str) -> str:
     return f'"{escaped}"'
 
 
+# What a variable read from the environment becomes where it goes: the script encodes
+# it as the portal does (a JSON string's inside, a percent-encoded path or query part).
+ENCODERS = {
+    "json": "python3 -c 'import json,sys; print(json.dumps(sys.stdin.read())[1:-1])'",
+    "url": "python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.stdin.read(),safe=str()))'",
+}
+
+
 class _Marks:
     """Shell expansions marked inside rendered text, so that every literal part is
-    single-quoted and only the expansions stay live (``'/orders/'"${ORDER_ID:?...}"``).
+    single-quoted and only the expansions stay live (``'/orders/'"${VAR_ORDER_ID}"``).
 
     A mark is made of characters that percent-encoding, JSON and redaction keep as is.
+    A mark of a template variable names it: in a URL or a JSON body the script reads
+    the variable encoded for that place (``$URL_VAR_ORDER_ID``), never raw.
     """
 
     def __init__(self) -> None:
         self.nonce = random.token_hex(4)
-        self.expansions: list[str] = []
+        self.expansions: list[tuple[str, str | None]] = []
+        self.encoded: dict[str, str] = {}  # encoding variable -> the line that sets it
 
-    def mark(self, expansion: str) -> str:
-        self.expansions.append(expansion)
+    def mark(self, expansion: str, *, variable: str | None = None) -> str:
+        self.expansions.append((expansion, variable))
         return f"~{self.nonce}~{len(self.expansions) - 1}~"
 
-    def word(self, text: str) -> str:
+    def literals_redacted(self, text: str, secrets: Secrets, *, whole: bool = False) -> str:
+        """``text`` redacted around its marks, never through them: "Token {ref}" keeps
+        the expansion the script asks for. ``whole``: every literal piece is a secret."""
+        parts = re.split(f"(~{self.nonce}~[0-9]+~)", text)
+        return "".join(
+            part if index % 2 else MARKER if whole and part else redact_text(part, secrets=secrets)
+            for index, part in enumerate(parts)
+        )
+
+    def word(self, text: str, *, encoding: str | None = None) -> str:
         parts = re.split(f"~{self.nonce}~([0-9]+)~", text)
         quoted = [
-            f'"{self.expansions[int(part)]}"' if index % 2 else shlex.quote(part)
+            f'"{self._expansion(int(part), encoding)}"' if index % 2 else shlex.quote(part)
             for index, part in enumerate(parts)
             if index % 2 or part
         ]
         return "".join(quoted) or "''"
+
+    def _expansion(self, index: int, encoding: str | None) -> str:
+        expansion, variable = self.expansions[index]
+        if encoding is None or variable is None:
+            return expansion
+        encoded = f"{encoding.upper()}_{variable}"
+        self.encoded[encoded] = f'{encoded}=$(printf %s "${variable}" | {ENCODERS[encoding]})'
+        return f"${{{encoded}}}"
 
 
 @dataclass
@@ -130,7 +158,7 @@ def curl_script(
     if identified:
         lines += _session_lines(endpoint, test_user)
         lines += _claim_lines(endpoint)
-    return "\n".join([*lines, business]) + "\n"
+    return "\n".join([*lines, *marks.encoded.values(), business]) + "\n"
 
 
 def curl_unset_variables(script: str) -> list[str]:
@@ -138,11 +166,20 @@ def curl_unset_variables(script: str) -> list[str]:
     return list(dict.fromkeys(UNSET.findall(script)))
 
 
-def shell_variable(name: str) -> str:
-    """The shell variable that stands for template variable ``name``."""
-    variable = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "VAR"
-    reserved = variable in _RESERVED or variable.startswith(("HEADER_", "CLAIM_"))
-    return f"VAR_{variable}" if reserved or variable[0].isdigit() else variable
+def shell_variables(names: list[str]) -> dict[str, str]:
+    """The shell variable that stands for each template variable: ``VAR_`` and the name
+    upper-cased, so none is one the shell or the login already sets (``user`` is not
+    $USER, ``pwd`` not $PWD); names that upper-case alike (order_ref, ORDER_REF) get
+    ``_2``, ``_3`` in order, so each still needs its own value."""
+    variables: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        base = "VAR_" + (re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "UNNAMED")
+        variable, count = base, 1
+        while variable in variables.values():
+            count += 1
+            variable = f"{base}_{count}"
+        variables[name] = variable
+    return variables
 
 
 def _values(
@@ -150,11 +187,13 @@ def _values(
 ) -> tuple[dict[str, str], list[str]]:
     """The call's values, with a failing expansion marked in for each one not set."""
     values = call_variables_merge(endpoint=endpoint, given=variables)
+    uses = endpoint_variable_uses(endpoint=endpoint)
+    shell = shell_variables([use.name for use in uses])
     unset = []
-    for use in endpoint_variable_uses(endpoint=endpoint):
+    for use in uses:
         if not values.get(use.name):
-            unset.append(variable := shell_variable(use.name))
-            values[use.name] = marks.mark(f"${{{variable}:?set {variable}}}")
+            unset.append(variable := shell[use.name])
+            values[use.name] = marks.mark(f"${{{variable}:?set {variable}}}", variable=variable)
     return values, unset
 
 
@@ -273,28 +312,10 @@ def _business_request(
     endpoint: Endpoint, values: dict[str, str], identified: bool, marks: _Marks
 ) -> PreparedRequest:
     bearer = _Token(marks.mark("${ACCESS_TOKEN}")) if endpoint.oauth_client else None
-    request = prepare_request(endpoint=endpoint, tokens=_Tokens(bearer), variables=values)
-    if identified:
-        _attach_identifier(endpoint, request, marks)
-    return request
-
-
-def _attach_identifier(endpoint: Endpoint, request: PreparedRequest, marks: _Marks) -> None:
-    """The identifier where the endpoint sends it (calls.prepare_request does so for a call)."""
-    text = _identifier_text(endpoint, marks)
-    location = endpoint.identifier_location
-    if location == IdentifierLocation.HEADER:
-        request.headers[endpoint.identifier_header] = text
-        request.credential_headers[endpoint.identifier_header] = "customer"
-    elif location == IdentifierLocation.COOKIE:
-        auth = endpoint.customer_auth
-        request.headers["Cookie"] = f"{auth.cookie_name if auth else 'session'}={text}"
-        request.credential_headers["Cookie"] = "customer"
-    elif location == IdentifierLocation.BODY:
-        body = request.json_body if isinstance(request.json_body, dict) else {}
-        request.json_body = {**body, endpoint.identifier_body_field: text}
-        if not any(name.lower() == "content-type" for name in request.headers):
-            request.headers["content-type"] = "application/json"
+    identifier = _identifier_text(endpoint, marks) if identified else None
+    return prepare_request(
+        endpoint=endpoint, tokens=_Tokens(bearer), variables=values, identifier=identifier
+    )
 
 
 def _business_line(
@@ -305,7 +326,8 @@ def _business_line(
     identified: bool,
 ) -> str:
     url = redact_url(request.url, secrets=secrets)  # a {placeholder} may put a secret there
-    parts = ["# 3. The call", f"curl -sS -i -X {request.method} {marks.word(url)}"]
+    url_word = marks.word(url, encoding="url")
+    parts = ["# 3. The call", f"curl -sS -i -X {request.method} {url_word}"]
     for name, value in request.headers.items():
         parts.append("  -H " + _header_argument(endpoint, request, name, value, secrets, marks))
     if request.json_body is not None:
@@ -323,7 +345,7 @@ def _header_argument(
     marks: _Marks,
 ) -> str:
     kind = request.credential_headers.get(name)
-    if kind == "customer":
+    if kind in ("customer", "customer_cookie"):
         return marks.word(f"{name}: {value}")  # the identifier text, built of expansions
     if kind:
         return _header_with_variable(endpoint, name, kind)
@@ -332,7 +354,7 @@ def _header_argument(
         scheme, _, rest = value.strip().partition(" ")
         prefix = f"{scheme} " if rest.strip() and scheme.lower() in AUTH_SCHEMES else ""
         return dq(f"{name}: {prefix}${{{_header_variable(name)}}}")
-    return marks.word(f"{name}: {redact_text(value, secrets=secrets)}")
+    return marks.word(f"{name}: {marks.literals_redacted(value, secrets)}")
 
 
 def _header_with_variable(endpoint: Endpoint, name: str, kind: str) -> str:
@@ -342,9 +364,23 @@ def _header_with_variable(endpoint: Endpoint, name: str, kind: str) -> str:
     return dq(f"{name}: {variable}")
 
 
-def _redacted_json(body: Any, secrets: Secrets) -> str:
-    """The body with credential-like fields and known secrets hidden, as JSON text."""
-    return redact_body(json.dumps(body), "application/json", secrets=secrets)
+def _redacted_json(value: Any, secrets: Secrets, marks: _Marks) -> Any:
+    """The body with credential-like fields and known secrets hidden (as
+    ``redaction.redact_body`` does), the marked expansions kept."""
+    if isinstance(value, dict):
+        return {key: _redacted_field(str(key), item, secrets, marks) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted_json(item, secrets, marks) for item in value]
+    if isinstance(value, str):
+        return marks.literals_redacted(value, secrets)
+    return value
+
+
+def _redacted_field(key: str, value: Any, secrets: Secrets, marks: _Marks) -> Any:
+    if not is_sensitive_key(key) or value is None or isinstance(value, bool):
+        return _redacted_json(value, secrets, marks)
+    # Named like a secret: its literal text is hidden; a variable it reads stays one.
+    return marks.literals_redacted(value, secrets, whole=True) if isinstance(value, str) else MARKER
 
 
 def _body_argument(
@@ -354,6 +390,8 @@ def _body_argument(
     field = endpoint.identifier_body_field
     if in_body and isinstance(body, dict):
         # Redacted before the identifier goes back in: its field is named like a secret.
-        others = json.loads(_redacted_json({k: v for k, v in body.items() if k != field}, secrets))
-        return marks.word(json.dumps({**others, field: body[field]}, ensure_ascii=False))
-    return marks.word(_redacted_json(body, secrets))
+        others = _redacted_json({k: v for k, v in body.items() if k != field}, secrets, marks)
+        body = {**others, field: body[field]}
+    else:
+        body = _redacted_json(body, secrets, marks)
+    return marks.word(json.dumps(body, ensure_ascii=False), encoding="json")

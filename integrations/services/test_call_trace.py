@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from integrations.models import TestCall
-from integrations.services.curl import curl_unset_variables
 
 TITLES = {
     "oauth_token": "OAuth token fetch",
@@ -60,15 +59,9 @@ def test_call_trace_data(*, call: TestCall) -> list[dict[str, Any]]:
     return [asdict(step) for step in test_call_trace(call=call)]
 
 
-def test_call_unset_variables(*, call: TestCall) -> list[str]:
-    """Shell variables the call's curl export stops on until they are set."""
-    return curl_unset_variables(call.curl)
-
-
 # The names start with "test_" because they are about test calls; they are not pytest tests.
 test_call_trace.__test__ = False  # type: ignore[attr-defined]
 test_call_trace_data.__test__ = False  # type: ignore[attr-defined]
-test_call_unset_variables.__test__ = False  # type: ignore[attr-defined]
 
 
 def _auth_step(number: int, step: dict[str, Any]) -> TraceStep:

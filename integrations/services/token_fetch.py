@@ -92,14 +92,28 @@ def _json_payload(exchange: Exchange, *, what: str, body_optional: bool = False)
     return payload
 
 
+class _Answer:
+    """A token answer being read. Every credential read from it is marked on its exchange
+    at once, so an error raised after that (a Bearer-less token type, a bad expiry) shows
+    the answer with the credential hidden, whatever its field is called."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+
+    def credential(self, value: str) -> str:
+        self.exchange = self.exchange.with_sensitive_values(value)
+        return value
+
+
 @contextmanager
-def _answer_kept(exchange: Exchange) -> Iterator[None]:
+def _answer_kept(exchange: Exchange) -> Iterator[_Answer]:
     """An answer the portal cannot use still went over the wire: its error keeps it, so
     a test call shows what the customer said (redacted), not just that it was wrong."""
+    answer = _Answer(exchange)
     try:
-        yield
+        yield answer
     except TokenResponseError as error:
-        error.exchange = error.exchange or exchange
+        error.exchange = error.exchange or answer.exchange
         raise
 
 
@@ -112,13 +126,13 @@ def oauth_token_fetch(*, oauth_client: OAuthClient) -> Fetched:
     exchange = environment_post_form(
         environment=oauth_client.environment, url=url, fields=fields, headers=headers
     )
-    with _answer_kept(exchange):
-        return _oauth_token_read(oauth_client, exchange, sent_at)
+    with _answer_kept(exchange) as answer:
+        return _oauth_token_read(oauth_client, answer, sent_at)
 
 
-def _oauth_token_read(oauth_client: OAuthClient, exchange: Exchange, sent_at: datetime) -> Fetched:
-    payload = _json_payload(exchange, what="token endpoint")
-    token = require_string_field(payload, oauth_client.access_token_field)
+def _oauth_token_read(oauth_client: OAuthClient, answer: _Answer, sent_at: datetime) -> Fetched:
+    payload = _json_payload(answer.exchange, what="token endpoint")
+    token = answer.credential(require_string_field(payload, oauth_client.access_token_field))
     token_type = str(payload.get(oauth_client.token_type_field) or "Bearer")
     if token_type.lower() != "bearer":
         raise TokenResponseError(
@@ -134,7 +148,7 @@ def _oauth_token_read(oauth_client: OAuthClient, exchange: Exchange, sent_at: da
         received_at=clock.now(),
     )
     extra = {"token_type": token_type[:40], "scope": str(payload.get("scope", ""))[:500]}
-    return _fetched(token, expiry, exchange, extra)
+    return _fetched(token, expiry, answer.exchange, extra)
 
 
 def user_session_fetch(*, test_user: TestUser) -> Fetched:
@@ -152,18 +166,18 @@ def user_session_fetch(*, test_user: TestUser) -> Fetched:
         url=auth.environment.absolute_url(auth.authenticate_url),
         fields=fields,
     )
-    with _answer_kept(exchange):
-        return _user_session_read(auth, exchange, sent_at)
+    with _answer_kept(exchange) as answer:
+        return _user_session_read(auth, answer, sent_at)
 
 
-def _user_session_read(auth: CustomerAuth, exchange: Exchange, sent_at: datetime) -> Fetched:
+def _user_session_read(auth: CustomerAuth, answer: _Answer, sent_at: datetime) -> Fetched:
     cookie_mode = auth.mode == CustomerAuthMode.COOKIE
     payload = _json_payload(
-        exchange, what="customer authentication endpoint", body_optional=cookie_mode
+        answer.exchange, what="customer authentication endpoint", body_optional=cookie_mode
     )
     if cookie_mode:
-        return _cookie_session(auth, payload, exchange, sent_at)
-    token = require_string_field(payload, auth.token_field)
+        return _cookie_session(auth, payload, answer, sent_at)
+    token = answer.credential(require_string_field(payload, auth.token_field))
     expiry = compute_expiry(
         payload,
         expires_in_field=auth.expires_in_field,
@@ -171,12 +185,13 @@ def _user_session_read(auth: CustomerAuth, exchange: Exchange, sent_at: datetime
         sent_at=sent_at,
         received_at=clock.now(),
     )
-    return _fetched(token, expiry, exchange, {"kind": TokenKind.JWT, "cookie_name": ""})
+    return _fetched(token, expiry, answer.exchange, {"kind": TokenKind.JWT, "cookie_name": ""})
 
 
 def _cookie_session(
-    auth: CustomerAuth, payload: dict[str, Any], exchange: Exchange, sent_at: datetime
+    auth: CustomerAuth, payload: dict[str, Any], answer: _Answer, sent_at: datetime
 ) -> Fetched:
+    exchange = answer.exchange
     morsel = _find_cookie(exchange, auth.cookie_name)
     if morsel is None or not morsel.value:
         raise TokenResponseError(
@@ -186,6 +201,7 @@ def _cookie_session(
             code="missing_cookie",
             field=auth.cookie_name,
         )
+    answer.credential(morsel.value)  # a body may echo the session id under any name
     if auth.expires_in_field not in payload and morsel["max-age"]:
         max_age = parse_expires_in(morsel["max-age"], name="Max-Age")
         issued = clock.now()
@@ -199,7 +215,7 @@ def _cookie_session(
             received_at=clock.now(),
         )
     extra = {"kind": TokenKind.COOKIE, "cookie_name": auth.cookie_name}
-    return _fetched(morsel.value, expiry, exchange, extra)
+    return _fetched(morsel.value, expiry, answer.exchange, extra)
 
 
 def _url_shown(exchange: Exchange) -> str:

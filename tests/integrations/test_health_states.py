@@ -35,9 +35,7 @@ def test_a_never_working_endpoint_stays_unknown_until_it_is_down(
         HealthState.DOWN
     ]
     moves = list(HealthTransition.objects.filter(endpoint=demo_endpoint).order_by("at"))
-    assert [(t.from_state, t.to_state) for t in moves] == [
-        (HealthState.UNKNOWN, HealthState.DOWN)
-    ]
+    assert [(t.from_state, t.to_state) for t in moves] == [(HealthState.UNKNOWN, HealthState.DOWN)]
 
 
 def test_an_endpoint_that_worked_turns_degraded_on_its_first_failure(

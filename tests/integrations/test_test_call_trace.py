@@ -46,7 +46,7 @@ pytestmark = pytest.mark.django_db
 WRONG_SECRET = "wrong-client-secret-7f1c"
 WRONG_PASSWORD = "wrong-password-2b9d"
 KNOWN_SECRETS = ["demo-client-secret", "demo-api-key", "alice-password", "bob-password"]
-UNSET_ORDER = "${ORDER_REF:?set ORDER_REF}"
+UNSET_ORDER = "${VAR_ORDER_REF:?set VAR_ORDER_REF}"
 
 
 @dataclass
@@ -308,7 +308,7 @@ def test_a_call_with_an_unset_variable_is_refused_naming_it_and_sends_nothing(
 
     assert response.status_code == 200
     errors = " ".join(response.context["form"].errors["variables"])
-    assert "order_ref (used in the body)" in errors
+    assert "'order_ref' (used in the body)" in errors
     assert not TestCall.objects.exists() and world.received == []
 
 
@@ -335,7 +335,7 @@ def test_the_api_refuses_an_unset_variable_naming_it_and_sends_nothing(
 
 
 def shell_env(**extra: str) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if k != "ORDER_REF"}
+    environ = {k: v for k, v in os.environ.items() if k != "VAR_ORDER_REF"}
     secrets = {
         "CLIENT_SECRET": "demo-client-secret",
         "TEST_USER_PASSWORD": "bob-password",
@@ -358,9 +358,9 @@ def test_copy_as_curl_with_an_unset_variable_stops_naming_it_before_any_request(
 
     assert UNSET_ORDER in script and "ORDER_REF" in section(html, "curl-unset")
     stopped = run_script(script, shell_env())
-    assert stopped.returncode != 0 and "set ORDER_REF" in stopped.stderr
+    assert stopped.returncode != 0 and "set VAR_ORDER_REF" in stopped.stderr
     assert world.received == []
-    ran = run_script(script, shell_env(ORDER_REF="C-3"))
+    ran = run_script(script, shell_env(VAR_ORDER_REF="C-3"))
     assert ran.returncode == 0, ran.stderr
     assert "HTTP/1.1 200" in ran.stdout
     assert json.loads(world.received[-1].body) == {"order_ref": "C-3"}
