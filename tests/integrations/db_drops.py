@@ -68,12 +68,15 @@ def _gone(side: psycopg.Connection[Any], pids: list[int]) -> bool:
 
 
 class Dropper:
-    """Drops the workers' connections: when asked (an upstream being called) and on a
-    timer, at most once per ``min_gap_s``, between ``start`` and ``stop``."""
+    """Drops the workers' connections between ``start`` and ``stop``: on a timer, at most
+    once per ``min_gap_s``, and whenever asked while a call is in flight (an upstream being
+    called), whatever the timer did just before; a timer in step with the batches would
+    otherwise skip every in-flight drop and only ever hit idle connections."""
 
     def __init__(self, *, app_name: str, every_s: float = 1.0, min_gap_s: float = 0.5) -> None:
         self.app_name, self.every_s, self.min_gap_s = app_name, every_s, min_gap_s
         self.rounds = 0  # drops that found a connection of the workers to drop
+        self.in_flight_rounds = 0  # of those, drops asked for while a call was in flight
         self._lock = threading.Lock()
         self._last = 0.0
         self._active = threading.Event()
@@ -81,14 +84,17 @@ class Dropper:
         self._side = side_connection()
         self._timer = threading.Thread(target=self._tick, name="db-dropper", daemon=True)
 
-    def drop(self) -> None:
-        """Drop them now, unless they were dropped less than ``min_gap_s`` ago."""
+    def drop(self, *, in_flight: bool = False) -> None:
+        """Drop them now; a timer drop only if none came less than ``min_gap_s`` ago."""
         with self._lock:
-            if not self._active.is_set() or time.monotonic() - self._last < self.min_gap_s:
+            if not self._active.is_set():
+                return
+            if not in_flight and time.monotonic() - self._last < self.min_gap_s:
                 return
             self._last = time.monotonic()
             if backends_terminate(self._side, app_name=self.app_name):
                 self.rounds += 1
+                self.in_flight_rounds += in_flight
 
     def _tick(self) -> None:
         while not self._stopping.wait(self.every_s):

@@ -29,6 +29,9 @@ ENDPOINTS = 6
 INTERVAL_S = 5  # the shortest probe interval an endpoint may have
 # Rounds of dropping every connection the worker holds, about one a second.
 DROP_ROUNDS = 8
+# Of those, drops while a batch's call is in flight: its recording then meets a dead
+# connection and must retry on a fresh one.
+IN_FLIGHT = 3
 # Far beyond the test's waits: a slot whose claim is left to the lease is never redone here.
 LEASE_S = 600
 
@@ -45,7 +48,7 @@ def upstream(dropper: Dropper) -> Iterator[HostileServer]:
     drop lands while the batch is in flight."""
 
     def handler(conn: socket.socket, request: Received, server: HostileServer) -> bool:
-        dropper.drop()
+        dropper.drop(in_flight=True)
         return ok_json(conn, request, server)
 
     with serving(handler) as server:
@@ -103,7 +106,10 @@ def test_a_worker_whose_connections_keep_dropping_leaves_no_slot_without_a_resul
     ):
         wait_until(lambda: probed_since(clock.now() - timedelta(days=1)), what="first probes")
         with dropper.dropping():
-            wait_until(lambda: dropper.rounds >= DROP_ROUNDS, what="the worker's drops")
+            wait_until(
+                lambda: dropper.rounds >= DROP_ROUNDS and dropper.in_flight_rounds >= IN_FLIGHT,
+                what="the worker's drops, some while a batch was in flight",
+            )
         end = clock.now()
         # Every slot claimed while the connections dropped has been recorded, or given
         # back and redone: the schedule of each endpoint went on past the drops.
